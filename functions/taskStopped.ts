@@ -1,0 +1,13 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { EventBridgeEvent } from 'aws-lambda';
+import { lambdaDeps } from '../shared/lambda-deps';
+import { cleanUpStoppedTask } from '../shared/task-stopped';
+
+const logger = new Logger();
+
+/** EventBridge → ECS Task State Change (STOPPED): a stopped task's IP may be reused, so its network-ACL deny goes. */
+export const handler = async (event: EventBridgeEvent<'ECS Task State Change', unknown>) => {
+  const result = await cleanUpStoppedTask(event, lambdaDeps());
+  logger.info('task stopped', { eventId: event.id, result });
+  return result;
+};

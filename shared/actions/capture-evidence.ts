@@ -1,0 +1,48 @@
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { z } from 'zod';
+import { defineAction } from './response-action';
+
+export const captureEvidence = defineAction({
+  name: 'capture-evidence',
+  summary: 'Store the finding, the DescribeTasks output and the task definition in the evidence bucket under the finding id, before anything destructive.',
+  params: z.strictObject({}),
+  permissions: [{ actions: ['s3:PutObject'], scope: 'evidence-bucket' }],
+  mutating: false,
+  destructive: false,
+  reversible: false,
+  describe: (_params, { finding }, config) => [
+    { action: 'capture-evidence', status: 'planned', mechanism: 's3', detail: `would store evidence in s3://${config.evidenceBucket}/findings/${finding.id}/` },
+  ],
+  async apply(_params, { finding, task, rawEvent }, runtime) {
+    const prefix = `findings/${finding.id}`;
+    const objects: Record<string, unknown> = {
+      'event.json': rawEvent,
+      'describe-tasks.json': task.raw.task ?? { failure: 'task not found by DescribeTasks' },
+      'task-definition.json': task.raw.taskDefinition ?? null,
+      'network.json': { taskInterface: task.taskInterface ?? null, hostInterface: task.hostInterface ?? null },
+    };
+    // Bucket default encryption is SSE-KMS; asking for it here as well refuses to write to a misconfigured bucket.
+    await Promise.all(
+      Object.entries(objects).map(([name, body]) =>
+        runtime.clients.s3.send(
+          new PutObjectCommand({
+            Bucket: runtime.config.evidenceBucket,
+            Key: `${prefix}/${name}`,
+            Body: JSON.stringify(body, null, 2),
+            ContentType: 'application/json',
+            ServerSideEncryption: 'aws:kms',
+          }),
+        ),
+      ),
+    );
+    return [
+      {
+        action: 'capture-evidence',
+        status: 'applied',
+        mechanism: 's3',
+        detail: `${Object.keys(objects).length} objects in s3://${runtime.config.evidenceBucket}/${prefix}/`,
+        target: `s3://${runtime.config.evidenceBucket}/${prefix}/`,
+      },
+    ];
+  },
+});

@@ -1,0 +1,180 @@
+import { CreateTagsCommand, DeleteTagsCommand, ModifyNetworkInterfaceAttributeCommand } from '@aws-sdk/client-ec2';
+import { z } from 'zod';
+import { awsErrorCode, awsErrorMessage, isRefusal } from '../aws/errors';
+import { applyNetworkAclDeny, networkAclForSubnet, planNetworkAclDeny, removeNetworkAclDeny, type NetworkAclDeny } from '../aws/network-acl';
+import { quarantineSecurityGroupId } from '../aws/quarantine-security-group';
+import type { ActionRecord } from '../ledger';
+import type { ActionOutcome } from '../notification';
+import type { InterfaceState, TaskState } from '../task-state';
+import { defineAction, type ActionRuntime } from './response-action';
+import { stopTaskOnce } from './stop-task';
+
+export const ORIGINAL_GROUPS_TAG = 'responder:original-groups';
+const ACTION = 'isolate-task';
+
+const Params = z.strictObject({
+  /** The rungs to try, in order, when the security-group swap is refused or impossible. */
+  fallback: z.array(z.enum(['network-acl', 'stop-task'])).default([]),
+  /** Bridge/host mode on EC2: swap the container instance's interface. Opt-in: it isolates every task on the host. */
+  hostIsolation: z.boolean().default(false),
+});
+type Params = z.infer<typeof Params>;
+
+/** The interface that carries the task's traffic, or why there is none we may touch. */
+function isolationInterface(task: TaskState, params: Params): { eni: InterfaceState } | { why: string } {
+  if (task.taskInterface) return { eni: task.taskInterface };
+  if (task.hostInterface) {
+    return params.hostIsolation
+      ? { eni: task.hostInterface }
+      : { why: `${task.networkMode ?? 'bridge'} mode: the task shares instance ${task.hostInterface.instanceId}'s interface; host isolation is opt-in (hostIsolation: true)` };
+  }
+  return { why: 'no network interface found for the task' };
+}
+
+function failure(mechanism: string, error: unknown): ActionOutcome {
+  const refused = isRefusal(error);
+  return {
+    action: ACTION,
+    status: refused ? 'unsupported' : 'failed',
+    mechanism,
+    errorCode: awsErrorCode(error),
+    detail: `${refused ? 'AWS refused' : 'failed'}: ${awsErrorCode(error)}: ${awsErrorMessage(error)}`,
+  };
+}
+
+async function swapSecurityGroups(runtime: ActionRuntime, task: TaskState, eni: InterfaceState): Promise<ActionOutcome> {
+  const step = `${ACTION}:security-group`;
+  try {
+    const { groupId } = await quarantineSecurityGroupId(runtime.clients, eni.vpcId, runtime.config.quarantineSecurityGroups);
+    const record = await runtime.ledger.writeAhead(runtime.audit, {
+      step,
+      action: ACTION,
+      mechanism: 'security-group',
+      target: `task:${task.taskArn}`,
+      beforeState: { networkInterfaceId: eni.id, groups: eni.groups, quarantineGroupId: groupId },
+    });
+    const original = (record.beforeState?.groups as string[]) ?? eni.groups;
+    // The interface says what it had, for anyone reading the console; the ledger is the source of truth.
+    await runtime.clients.ec2.send(new CreateTagsCommand({ Resources: [eni.id], Tags: [{ Key: ORIGINAL_GROUPS_TAG, Value: original.join(',') }] }));
+    await runtime.clients.ec2.send(new ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: eni.id, Groups: [groupId] }));
+    const outcome: ActionOutcome = {
+      action: ACTION,
+      status: 'applied',
+      mechanism: 'security-group',
+      detail: `${eni.id} moved from ${original.join(', ') || 'no groups'} to quarantine group ${groupId}`,
+      target: `task:${task.taskArn}`,
+    };
+    await runtime.ledger.recordOutcome(runtime.audit, step, outcome);
+    return outcome;
+  } catch (error) {
+    const outcome = failure('security-group', error);
+    if (outcome.status === 'unsupported') outcome.detail += ` (${eni.requesterManaged ? 'ECS-managed interface: AWS does not allow changing its groups' : eni.id})`;
+    await runtime.ledger.recordOutcome(runtime.audit, step, outcome, `task:${task.taskArn}`);
+    return outcome;
+  }
+}
+
+async function denyInNetworkAcl(runtime: ActionRuntime, task: TaskState, eni: InterfaceState): Promise<ActionOutcome> {
+  const step = `${ACTION}:network-acl`;
+  try {
+    const acl = await networkAclForSubnet(runtime.clients, eni.subnetId);
+    if (!acl) throw new Error(`no network ACL is associated with ${eni.subnetId}`);
+    const record = await runtime.ledger.writeAhead(runtime.audit, {
+      step,
+      action: ACTION,
+      mechanism: 'network-acl',
+      target: `task:${task.taskArn}`,
+      beforeState: { ...planNetworkAclDeny(acl, eni.privateIp) },
+    });
+    const deny = record.beforeState as unknown as NetworkAclDeny;
+    await applyNetworkAclDeny(runtime.clients, deny);
+    const outcome: ActionOutcome = {
+      action: ACTION,
+      status: 'applied',
+      mechanism: 'network-acl',
+      detail: `denied all traffic to and from ${deny.cidr} in ${deny.networkAclId} (rules ${deny.ingressRule} in, ${deny.egressRule} out). Same-subnet traffic is not filtered by network ACLs; load-balancer health checks now fail, so ECS will replace a service task.`,
+      target: `task:${task.taskArn}`,
+    };
+    await runtime.ledger.recordOutcome(runtime.audit, step, outcome);
+    return outcome;
+  } catch (error) {
+    const outcome = failure('network-acl', error);
+    await runtime.ledger.recordOutcome(runtime.audit, step, outcome, `task:${task.taskArn}`);
+    return outcome;
+  }
+}
+
+export const isolateTask = defineAction({
+  name: ACTION,
+  summary:
+    'Containment ladder: swap the interface to the quarantine security group; where AWS refuses (ECS-managed interfaces), record the refusal and go down the fallback list (network-ACL deny of the task /32, then stop).',
+  params: Params,
+  permissions: [
+    { actions: ['ec2:ModifyNetworkInterfaceAttribute', 'ec2:CreateTags', 'ec2:DeleteTags'], scope: 'network-interface' },
+    { actions: ['ec2:CreateSecurityGroup', 'ec2:RevokeSecurityGroupEgress', 'ec2:CreateTags'], scope: 'security-group' },
+    { actions: ['ec2:CreateNetworkAclEntry', 'ec2:DeleteNetworkAclEntry'], scope: 'network-acl' },
+    { actions: ['ecs:StopTask'], scope: 'ecs-task-in-cluster' },
+  ],
+  mutating: true,
+  destructive: true,
+  reversible: true,
+  describe(params, { task }) {
+    const target = isolationInterface(task, params);
+    const planned: ActionOutcome[] = [];
+    if ('why' in target) planned.push({ action: ACTION, status: 'planned', mechanism: 'security-group', detail: `would not swap: ${target.why}` });
+    else if (target.eni.requesterManaged) {
+      planned.push({ action: ACTION, status: 'planned', mechanism: 'security-group', detail: `would try ${target.eni.id}; AWS refuses group changes on ECS-managed interfaces, so the fallback would hold` });
+    } else {
+      return [{ action: ACTION, status: 'planned', mechanism: 'security-group', detail: `would move ${target.eni.id} to the quarantine group` }];
+    }
+    for (const rung of params.fallback) {
+      planned.push({
+        action: ACTION,
+        status: 'planned',
+        mechanism: rung,
+        detail: rung === 'network-acl' ? `would deny ${task.taskInterface?.privateIp ?? 'the task IP'}/32 in the subnet's network ACL` : 'would stop the task',
+      });
+    }
+    return planned;
+  },
+  async apply(params, { task }, runtime) {
+    if (!task.found) return [{ action: ACTION, status: 'skipped', detail: 'task not found (already gone)' }];
+    if (task.lastStatus === 'STOPPED') return [{ action: ACTION, status: 'skipped', detail: 'task already stopped' }];
+    const outcomes: ActionOutcome[] = [];
+    const target = isolationInterface(task, params);
+    if ('eni' in target) {
+      const swap = await swapSecurityGroups(runtime, task, target.eni);
+      outcomes.push(swap);
+      if (swap.status === 'applied') return outcomes;
+    } else {
+      outcomes.push({ action: ACTION, status: 'unsupported', mechanism: 'security-group', detail: target.why });
+    }
+    for (const rung of params.fallback) {
+      const ip = 'eni' in target ? target.eni : undefined;
+      const outcome =
+        rung === 'stop-task'
+          ? await stopTaskOnce(runtime, task, `${ACTION}:stop-task`, ACTION)
+          : ip
+            ? await denyInNetworkAcl(runtime, task, ip)
+            : { action: ACTION, status: 'unsupported' as const, mechanism: 'network-acl', detail: 'no task IP to deny' };
+      outcomes.push(outcome);
+      if (outcome.status === 'applied') return outcomes;
+    }
+    return outcomes;
+  },
+  async undo(record: ActionRecord, runtime): Promise<ActionOutcome> {
+    const before = record.beforeState ?? {};
+    if (record.mechanism === 'security-group') {
+      const eniId = String(before.networkInterfaceId);
+      await runtime.clients.ec2.send(new ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: eniId, Groups: before.groups as string[] }));
+      await runtime.clients.ec2.send(new DeleteTagsCommand({ Resources: [eniId], Tags: [{ Key: ORIGINAL_GROUPS_TAG }] }));
+      return { action: ACTION, status: 'applied', mechanism: 'security-group', detail: `${eniId} restored to ${(before.groups as string[]).join(', ')}` };
+    }
+    if (record.mechanism === 'network-acl') {
+      const deny = before as unknown as NetworkAclDeny;
+      const removed = await removeNetworkAclDeny(runtime.clients, deny);
+      return { action: ACTION, status: 'applied', mechanism: 'network-acl', detail: `removed ${removed} deny entr${removed === 1 ? 'y' : 'ies'} for ${deny.cidr} from ${deny.networkAclId}` };
+    }
+    return { action: ACTION, status: 'unsupported', mechanism: record.mechanism, detail: 'a stopped task cannot be restarted' };
+  },
+});

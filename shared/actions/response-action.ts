@@ -1,0 +1,68 @@
+import type { z } from 'zod';
+import type { AwsClients } from '../aws/clients';
+import type { ResponderConfig } from '../config';
+import type { Finding } from '../finding';
+import type { Ledger, ActionRecord } from '../ledger';
+import type { ActionOutcome } from '../notification';
+import type { TaskState } from '../task-state';
+
+export type Mode = 'observe' | 'enforce';
+
+/** Why and by whom an action runs; stored with every ledger record. */
+export interface Audit {
+  ledgerId: string;
+  policyRule: string;
+  mode: Mode;
+  requestedBy: string;
+  reason: string;
+  ticket?: string;
+}
+
+/** What an action sees: the finding and the read-only state gathered before planning. */
+export interface ActionTarget {
+  finding: Finding;
+  task: TaskState;
+  /** The event as delivered, kept as evidence. */
+  rawEvent: unknown;
+}
+
+export interface ActionRuntime {
+  clients: AwsClients;
+  ledger: Ledger;
+  config: ResponderConfig;
+  audit: Audit;
+  /** Builds the notification from the outcomes so far and publishes it to SNS. */
+  publishNotification: () => Promise<ActionOutcome>;
+}
+
+/** An IAM grant an action needs; `scope` says how serverless.yml narrows its Resource/Condition. */
+export interface IamGrant {
+  actions: string[];
+  scope: 'ecs-task-in-cluster' | 'network-interface' | 'security-group' | 'network-acl' | 'evidence-bucket' | 'topic' | 'ecr-repository' | 'read-only';
+}
+
+/**
+ * A self-describing response action (DESIGN.md): its metadata drives policy validation, the CLI, the docs table and
+ * the IAM test. `describe` says what `apply` would do (observe mode); `apply` mutates, write-ahead first.
+ */
+export interface ResponseAction<P = unknown> {
+  name: string;
+  summary: string;
+  params: z.ZodType<P>;
+  permissions: IamGrant[];
+  /** Changes the workload or its resources (tags included). Protected resources get no mutating action. */
+  mutating: boolean;
+  /** Disrupts the workload: counted by the blast-radius limit, and never run on a guess. */
+  destructive: boolean;
+  reversible: boolean;
+  /** Runs for real in observe mode too (only `notify`: observe mode still tells people what would have happened). */
+  runsInObserveMode?: boolean;
+  describe(params: P, target: ActionTarget, config: ResponderConfig): ActionOutcome[];
+  apply(params: P, target: ActionTarget, runtime: ActionRuntime): Promise<ActionOutcome[]>;
+  undo?(record: ActionRecord, runtime: ActionRuntime): Promise<ActionOutcome>;
+}
+
+/** Lets a registry hold actions of different parameter types. */
+export function defineAction<P>(action: ResponseAction<P>): ResponseAction<P> {
+  return action;
+}

@@ -1,0 +1,75 @@
+import { CreateTagsCommand, DeleteTagsCommand } from '@aws-sdk/client-ec2';
+import { TagResourceCommand, UntagResourceCommand } from '@aws-sdk/client-ecs';
+import { z } from 'zod';
+import type { ActionRecord } from '../ledger';
+import { defineAction, type ActionRuntime } from './response-action';
+
+export const TAG_FINDING = 'responder:finding';
+export const TAG_STATE = 'responder:state';
+export const TAG_RULE = 'responder:rule';
+const OUR_KEYS = [TAG_FINDING, TAG_STATE, TAG_RULE];
+
+type TagValues = Record<string, string | null>;
+
+function ours(tags: Record<string, string>): TagValues {
+  return Object.fromEntries(OUR_KEYS.map((key) => [key, tags[key] ?? null]));
+}
+
+async function setTaskTags(runtime: ActionRuntime, taskArn: string, values: TagValues): Promise<void> {
+  const set = Object.entries(values).filter((e): e is [string, string] => e[1] !== null);
+  const unset = Object.entries(values).filter(([, v]) => v === null).map(([k]) => k);
+  if (set.length) await runtime.clients.ecs.send(new TagResourceCommand({ resourceArn: taskArn, tags: set.map(([key, value]) => ({ key, value })) }));
+  if (unset.length) await runtime.clients.ecs.send(new UntagResourceCommand({ resourceArn: taskArn, tagKeys: unset }));
+}
+
+async function setInterfaceTags(runtime: ActionRuntime, eniId: string, values: TagValues): Promise<void> {
+  const set = Object.entries(values).filter((e): e is [string, string] => e[1] !== null);
+  const unset = Object.entries(values).filter(([, v]) => v === null).map(([k]) => k);
+  if (set.length) await runtime.clients.ec2.send(new CreateTagsCommand({ Resources: [eniId], Tags: set.map(([Key, Value]) => ({ Key, Value })) }));
+  if (unset.length) await runtime.clients.ec2.send(new DeleteTagsCommand({ Resources: [eniId], Tags: unset.map((Key) => ({ Key })) }));
+}
+
+/** Marks the task and its interface with the finding and state, so anyone looking at the console sees why. */
+export const tagResources = defineAction({
+  name: 'tag',
+  summary: 'Tag the task and its network interface with the finding id, the rule and the response state (tags are allowed even on ECS-managed interfaces).',
+  params: z.strictObject({}),
+  permissions: [
+    { actions: ['ecs:TagResource', 'ecs:UntagResource'], scope: 'ecs-task-in-cluster' },
+    { actions: ['ec2:CreateTags', 'ec2:DeleteTags'], scope: 'network-interface' },
+  ],
+  mutating: true,
+  destructive: false,
+  reversible: true,
+  describe: (_params, { finding, task }) => [
+    {
+      action: 'tag',
+      status: 'planned',
+      mechanism: 'tags',
+      detail: `would tag the task${task.taskInterface ? ` and ${task.taskInterface.id}` : ''} with ${TAG_FINDING}=${finding.id}`,
+    },
+  ],
+  async apply(_params, { finding, task }, runtime) {
+    if (!task.found) return [{ action: 'tag', status: 'skipped', detail: 'task not found' }];
+    const eni = task.taskInterface ?? task.hostInterface;
+    const record = await runtime.ledger.writeAhead(runtime.audit, {
+      step: 'tag',
+      action: 'tag',
+      mechanism: 'tags',
+      target: `task:${task.taskArn}`,
+      beforeState: { taskArn: task.taskArn, taskTags: ours(task.tags), ...(eni ? { networkInterfaceId: eni.id, interfaceTags: ours(eni.tags) } : {}) },
+    });
+    const values = { [TAG_FINDING]: finding.id, [TAG_STATE]: 'responding', [TAG_RULE]: runtime.audit.policyRule };
+    await setTaskTags(runtime, task.taskArn, values);
+    if (eni) await setInterfaceTags(runtime, eni.id, values);
+    const outcome = { action: 'tag', status: 'applied' as const, mechanism: 'tags', detail: `tagged the task${eni ? ` and ${eni.id}` : ''}`, target: `task:${task.taskArn}` };
+    await runtime.ledger.recordOutcome(runtime.audit, record.step, outcome);
+    return [outcome];
+  },
+  async undo(record: ActionRecord, runtime) {
+    const before = record.beforeState as { taskArn: string; taskTags: TagValues; networkInterfaceId?: string; interfaceTags?: TagValues };
+    await setTaskTags(runtime, before.taskArn, { ...before.taskTags, [TAG_STATE]: 'released' });
+    if (before.networkInterfaceId && before.interfaceTags) await setInterfaceTags(runtime, before.networkInterfaceId, { ...before.interfaceTags, [TAG_STATE]: 'released' });
+    return { action: 'tag', status: 'applied', mechanism: 'tags', detail: `${TAG_STATE}=released; other tags restored` };
+  },
+});

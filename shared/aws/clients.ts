@@ -1,0 +1,39 @@
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { ECRClient } from '@aws-sdk/client-ecr';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { STSClient } from '@aws-sdk/client-sts';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+
+/** Every AWS client the pipeline uses. Tests and the replay CLI pass clients wired to the simulated account. */
+export interface AwsClients {
+  ecs: ECSClient;
+  ec2: EC2Client;
+  ecr: ECRClient;
+  s3: S3Client;
+  sns: SNSClient;
+  secrets: SecretsManagerClient;
+  sts: STSClient;
+}
+
+export interface ClientOptions {
+  region?: string;
+}
+
+/** Clients for a real account, from the default credential chain. */
+export function createAwsClients(options: ClientOptions = {}): AwsClients {
+  const config = { region: options.region, maxAttempts: 4 };
+  return {
+    ecs: new ECSClient(config),
+    ec2: new EC2Client(config),
+    ecr: new ECRClient(config),
+    s3: new S3Client(config),
+    sns: new SNSClient(config),
+    secrets: new SecretsManagerClient(config),
+    sts: new STSClient(config),
+  };
+}
+
+export type { DynamoDBClient };

@@ -1,0 +1,50 @@
+import type { Mode } from './actions/response-action';
+
+/** Deployment settings, from the Lambda environment (set by serverless.yml stage parameters) or the CLI. */
+export interface ResponderConfig {
+  stage: string;
+  tableName: string;
+  evidenceBucket: string;
+  topicArn: string;
+  /** VPC id → quarantine security group id. A VPC missing here gets a tagged group, found or created on first use. */
+  quarantineSecurityGroups: Record<string, string>;
+  protectedClusters: string[];
+  defaultMode: Mode;
+  /** The global switch: everything runs in observe mode. */
+  forceObserve: boolean;
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function vpcGroupMap(value: string | undefined): Record<string, string> {
+  // "vpc-1=sg-1,vpc-2=sg-2": stage parameters are strings, and this stays readable on a command line.
+  const map: Record<string, string> = {};
+  for (const pair of list(value)) {
+    const [vpc, group] = pair.split('=').map((s) => s.trim());
+    if (!vpc || !group) throw new Error(`QUARANTINE_SECURITY_GROUPS: "${pair}" is not vpc-id=sg-id`);
+    map[vpc] = group;
+  }
+  return map;
+}
+
+export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env): ResponderConfig {
+  const need = (name: string): string => {
+    const value = env[name];
+    if (!value) throw new Error(`environment variable ${name} is not set`);
+    return value;
+  };
+  const mode = env.RESPONDER_DEFAULT_MODE ?? 'enforce';
+  if (mode !== 'observe' && mode !== 'enforce') throw new Error(`RESPONDER_DEFAULT_MODE: "${mode}" is not observe or enforce`);
+  return {
+    stage: env.RESPONDER_STAGE ?? 'dev',
+    tableName: need('RESPONDER_TABLE'),
+    evidenceBucket: need('EVIDENCE_BUCKET'),
+    topicArn: need('NOTIFY_TOPIC_ARN'),
+    quarantineSecurityGroups: vpcGroupMap(env.QUARANTINE_SECURITY_GROUPS),
+    protectedClusters: list(env.PROTECTED_CLUSTERS),
+    defaultMode: mode,
+    forceObserve: env.RESPONDER_FORCE_OBSERVE === 'true',
+  };
+}

@@ -1,0 +1,52 @@
+/** The one normalised model every source (GuardDuty, ECR, Inspector, ECS, a person) is parsed into. */
+
+export const SEVERITY_LABELS = ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'] as const;
+export type SeverityLabel = (typeof SEVERITY_LABELS)[number];
+
+/** GuardDuty's documented bands: Low 1.0–3.9, Medium 4.0–6.9, High 7.0–8.9, Critical 9.0–10.0. */
+export function severityLabel(severity: number): SeverityLabel {
+  if (severity >= 9) return 'CRITICAL';
+  if (severity >= 7) return 'HIGH';
+  if (severity >= 4) return 'MEDIUM';
+  return 'LOW';
+}
+
+export interface TaskReference {
+  arn: string;
+  clusterName: string;
+  clusterArn: string;
+  /** From the task's `group` (`service:<name>`); absent for standalone tasks. */
+  service?: string;
+  launchType?: string;
+  definitionArn?: string;
+  tags: Record<string, string>;
+  containers: { name: string; image: string }[];
+}
+
+export interface RuntimeIndicators {
+  process?: string;
+  executablePath?: string;
+  commandLine?: string;
+  domains: string[];
+  remoteIps: string[];
+}
+
+export interface Finding {
+  kind: 'runtime';
+  source: 'guardduty';
+  /** Idempotency key: GuardDuty keeps the id across re-publications. */
+  id: string;
+  type: string;
+  title: string;
+  severity: number;
+  severityLabel: SeverityLabel;
+  account: string;
+  region: string;
+  clusterTags: Record<string, string>;
+  task: TaskReference;
+  indicators: RuntimeIndicators;
+  /** GuardDuty sample findings (CreateSampleFindings) carry `"sample": true` in additionalInfo. */
+  sample: boolean;
+  count: number;
+  updatedAt: string;
+}

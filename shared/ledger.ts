@@ -1,0 +1,278 @@
+import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Audit, Mode } from './actions/response-action';
+import type { ActionOutcome, ActionStatus } from './notification';
+
+/** The table serverless.yml deploys; the simulated account creates the same one in dynalite. */
+export function ledgerTableDefinition(tableName: string): CreateTableCommandInput {
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [
+      { AttributeName: 'pk', AttributeType: 'S' },
+      { AttributeName: 'sk', AttributeType: 'S' },
+      { AttributeName: 'target', AttributeType: 'S' },
+      { AttributeName: 'at', AttributeType: 'S' },
+    ],
+    KeySchema: [
+      { AttributeName: 'pk', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' },
+    ],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: 'byTarget',
+        KeySchema: [
+          { AttributeName: 'target', KeyType: 'HASH' },
+          { AttributeName: 'at', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      },
+    ],
+  };
+}
+
+/** `intent`: the before-state is stored and the change may or may not have happened (a crash in between). */
+export type RecordStatus = ActionStatus | 'intent' | 'released';
+
+export interface ActionRecord {
+  ledgerId: string;
+  step: string;
+  action: string;
+  mechanism?: string;
+  status: RecordStatus;
+  /** What to release: `task:<arn>`, `eni:<id>`, `image:<repo>@<digest>`. */
+  target?: string;
+  beforeState?: Record<string, unknown>;
+  at: string;
+  updatedAt: string;
+  policyRule: string;
+  mode: Mode;
+  requestedBy: string;
+  reason: string;
+  ticket?: string;
+  detail?: string;
+  errorCode?: string;
+  releasedBy?: string;
+  releaseReason?: string;
+  releasedAt?: string;
+}
+
+export type ClaimResult =
+  | { claimed: true; reason: 'first' | 're-evaluate' }
+  | { claimed: false; deliveries: number; severity: number; state: string };
+
+const CLAIM = '#CLAIM';
+const findingKey = (ledgerId: string) => `FINDING#${ledgerId}`;
+
+export interface ClaimRequest {
+  ledgerId: string;
+  severity: number;
+  count: number;
+  mode: Mode;
+}
+
+/**
+ * One DynamoDB table: an idempotency claim per finding, a write-ahead before-state and audit record per action step,
+ * and rejected events kept for inspection.
+ */
+export class Ledger {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    readonly tableName: string,
+    private readonly now: () => Date = () => new Date(),
+    /** A claim still `running` after this long belongs to a crashed invocation and may be taken over. */
+    private readonly leaseSeconds = 120,
+  ) {}
+
+  /**
+   * Act once per finding. A later delivery re-evaluates only when severity rises, when it moves from observe to
+   * enforce, or when the previous invocation crashed (its lease expired).
+   */
+  async claim(request: ClaimRequest): Promise<ClaimResult> {
+    const now = this.now();
+    const existing = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: findingKey(request.ledgerId), sk: CLAIM } }));
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: findingKey(request.ledgerId), sk: CLAIM },
+          UpdateExpression:
+            'SET #state = :running, leaseUntil = :lease, severity = :severity, #count = :count, #mode = :mode, lastSeenAt = :now, firstSeenAt = if_not_exists(firstSeenAt, :now) ADD deliveries :one',
+          ConditionExpression:
+            'attribute_not_exists(pk) OR severity < :severity OR (#mode = :observe AND :mode = :enforce) OR (#state <> :done AND leaseUntil < :now)',
+          ExpressionAttributeNames: { '#state': 'state', '#count': 'count', '#mode': 'mode' },
+          ExpressionAttributeValues: {
+            ':running': 'running',
+            ':done': 'done',
+            ':observe': 'observe',
+            ':enforce': 'enforce',
+            ':lease': new Date(now.getTime() + this.leaseSeconds * 1000).toISOString(),
+            ':severity': request.severity,
+            ':count': request.count,
+            ':mode': request.mode,
+            ':now': now.toISOString(),
+            ':one': 1,
+          },
+        }),
+      );
+      return { claimed: true, reason: existing.Item ? 're-evaluate' : 'first' };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const seen = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: findingKey(request.ledgerId), sk: CLAIM },
+          UpdateExpression: 'SET lastSeenAt = :now, #count = :count ADD deliveries :one',
+          ExpressionAttributeNames: { '#count': 'count' },
+          ExpressionAttributeValues: { ':now': now.toISOString(), ':count': request.count, ':one': 1 },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      const item = seen.Attributes ?? {};
+      return { claimed: false, deliveries: Number(item.deliveries), severity: Number(item.severity), state: String(item.state) };
+    }
+  }
+
+  async finishClaim(ledgerId: string, containment: string): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: findingKey(ledgerId), sk: CLAIM },
+        UpdateExpression: 'SET #state = :done, containment = :containment, finishedAt = :now',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: { ':done': 'done', ':containment': containment, ':now': this.now().toISOString() },
+      }),
+    );
+  }
+
+  /** After an unexpected error: let the platform's retry take the claim at once. */
+  async abandonClaim(ledgerId: string): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: findingKey(ledgerId), sk: CLAIM },
+        UpdateExpression: 'SET leaseUntil = :past',
+        ExpressionAttributeValues: { ':past': new Date(0).toISOString() },
+      }),
+    );
+  }
+
+  async getClaim(ledgerId: string): Promise<Record<string, unknown> | undefined> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: findingKey(ledgerId), sk: CLAIM } }));
+    return out.Item;
+  }
+
+  /**
+   * Write-ahead: store the before-state of a step before the change. The first before-state wins, so a retry after
+   * a crash never mistakes the quarantine state for the original. Returns the stored record.
+   */
+  async writeAhead(
+    audit: Audit,
+    step: { step: string; action: string; mechanism?: string; target: string; beforeState: Record<string, unknown> },
+  ): Promise<ActionRecord> {
+    const now = this.now().toISOString();
+    const out = await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: findingKey(audit.ledgerId), sk: `ACTION#${step.step}` },
+        UpdateExpression:
+          'SET beforeState = if_not_exists(beforeState, :before), #status = :intent, #action = :action, mechanism = :mechanism, target = :target, #at = if_not_exists(#at, :now), updatedAt = :now, ledgerId = :ledgerId, step = :step, policyRule = :rule, #mode = :mode, requestedBy = :by, reason = :reason',
+        ExpressionAttributeNames: { '#status': 'status', '#action': 'action', '#at': 'at', '#mode': 'mode' },
+        ExpressionAttributeValues: {
+          ':before': step.beforeState,
+          ':intent': 'intent',
+          ':action': step.action,
+          ':mechanism': step.mechanism ?? null,
+          ':target': step.target,
+          ':now': now,
+          ':ledgerId': audit.ledgerId,
+          ':step': step.step,
+          ':rule': audit.policyRule,
+          ':mode': audit.mode,
+          ':by': audit.requestedBy,
+          ':reason': audit.reason,
+        },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return out.Attributes as ActionRecord;
+  }
+
+  /** The audit record of a step: what, when, why, mode, who, result, error. */
+  async recordOutcome(audit: Audit, step: string, outcome: ActionOutcome, target?: string): Promise<void> {
+    const now = this.now().toISOString();
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: findingKey(audit.ledgerId), sk: `ACTION#${step}` },
+        UpdateExpression:
+          'SET #status = :status, #action = :action, mechanism = :mechanism, detail = :detail, errorCode = :errorCode, #at = if_not_exists(#at, :now), updatedAt = :now, ledgerId = :ledgerId, step = :step, policyRule = :rule, #mode = :mode, requestedBy = :by, reason = :reason, target = if_not_exists(target, :target)',
+        ExpressionAttributeNames: { '#status': 'status', '#action': 'action', '#at': 'at', '#mode': 'mode' },
+        ExpressionAttributeValues: {
+          ':status': outcome.status,
+          ':action': outcome.action,
+          ':mechanism': outcome.mechanism ?? null,
+          ':detail': outcome.detail ?? null,
+          ':errorCode': outcome.errorCode ?? null,
+          ':now': now,
+          ':ledgerId': audit.ledgerId,
+          ':step': step,
+          ':rule': audit.policyRule,
+          ':mode': audit.mode,
+          ':by': audit.requestedBy,
+          ':reason': audit.reason,
+          ':target': target ?? outcome.target ?? 'none',
+        },
+      }),
+    );
+  }
+
+  /** A step undone (by a person's release, or automatically when its task stopped): who, why, when. */
+  async markReleased(record: ActionRecord, release: { by: string; reason: string; detail: string }): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: findingKey(record.ledgerId), sk: `ACTION#${record.step}` },
+        UpdateExpression: 'SET #status = :released, releasedBy = :by, releaseReason = :reason, releaseDetail = :detail, releasedAt = :now, updatedAt = :now',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':released': 'released', ':by': release.by, ':reason': release.reason, ':detail': release.detail, ':now': this.now().toISOString() },
+      }),
+    );
+  }
+
+  async actionRecords(ledgerId: string): Promise<ActionRecord[]> {
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': findingKey(ledgerId), ':prefix': 'ACTION#' },
+      }),
+    );
+    return (out.Items ?? []) as ActionRecord[];
+  }
+
+  async recordsForTarget(target: string): Promise<ActionRecord[]> {
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: 'byTarget',
+        KeyConditionExpression: 'target = :target',
+        ExpressionAttributeValues: { ':target': target },
+      }),
+    );
+    return (out.Items ?? []) as ActionRecord[];
+  }
+
+  /** A malformed event is kept for inspection with the error that rejected it. DynamoDB items stop at 400 KB. */
+  async rejectEvent(eventId: string, error: string, raw: unknown): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { pk: `REJECTED#${eventId}`, sk: '#EVENT', at: this.now().toISOString(), error, raw: JSON.stringify(raw).slice(0, 300_000) },
+      }),
+    );
+  }
+}
+
+export { DynamoDBDocumentClient };

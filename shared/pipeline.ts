@@ -1,0 +1,145 @@
+import type { AwsClients } from './aws/clients';
+import { awsErrorCode, awsErrorMessage } from './aws/errors';
+import { findAction } from './actions/registry';
+import type { ActionRuntime, ActionTarget, Audit } from './actions/response-action';
+import type { ResponderConfig } from './config';
+import { InvalidEventError } from './events/invalid-event';
+import { normaliseGuardDutyFinding } from './events/guardduty';
+import type { Finding } from './finding';
+import type { Ledger } from './ledger';
+import type { ActionOutcome } from './notification';
+import { buildRuntimeNotification, containmentOf } from './notify/build-notification';
+import { publishNotification } from './notify/publish-notification';
+import { decide, type Decision } from './policy/decide';
+import type { Policy } from './policy/policy';
+import { readTaskState } from './task-state';
+
+export interface PipelineDeps {
+  clients: AwsClients;
+  ledger: Ledger;
+  policy: Policy;
+  config: ResponderConfig;
+  now?: () => Date;
+}
+
+/** What one event led to: the replay CLI prints it, the Lambda logs and returns it. */
+export interface EventResult {
+  finding: { id: string; type: string; severity: number } | null;
+  decision: { policyRule: string; mode: 'observe' | 'enforce' } | null;
+  actions: ActionOutcome[];
+  notifications: number;
+  containment?: string;
+  /** Why nothing was done: no rule matched, a duplicate delivery, a sample. */
+  ignored?: string;
+  error?: string;
+}
+
+const AUTOMATION = 'automation';
+
+function eventId(event: unknown): string {
+  const id = (event as { id?: unknown } | null)?.id;
+  return typeof id === 'string' && id ? id : `unidentified-${Date.now()}`;
+}
+
+const isMutating = (name: string) => findAction(name)?.mutating ?? true;
+
+/** Runs the decided steps in order; observe mode describes instead of applying (except notify, which still tells people). */
+async function runSteps(decision: Decision, target: ActionTarget, runtime: ActionRuntime, outcomes: ActionOutcome[]): Promise<void> {
+  const earlier = await runtime.ledger.actionRecords(runtime.audit.ledgerId);
+  for (const step of decision.steps) {
+    const action = findAction(step.action)!;
+    if (decision.mode === 'observe' && !action.runsInObserveMode) {
+      for (const planned of action.describe(step.params, target, runtime.config)) {
+        outcomes.push(planned);
+        await runtime.ledger.recordOutcome(runtime.audit, `observe:${action.name}:${planned.mechanism ?? ''}`, planned, `task:${target.task.taskArn}`);
+      }
+      continue;
+    }
+    const done = earlier.find((r) => r.action === action.name && r.status === 'applied' && r.mode === 'enforce');
+    if (done && action.name !== 'notify') {
+      outcomes.push({ action: action.name, status: 'skipped', mechanism: done.mechanism ?? undefined, detail: `already applied at ${done.updatedAt} by an earlier delivery` });
+      continue;
+    }
+    try {
+      outcomes.push(...(await action.apply(step.params, target, runtime)));
+    } catch (error) {
+      // One action failing does not stop the ladder: the next step may still contain the task.
+      const failed: ActionOutcome = { action: action.name, status: 'failed', errorCode: awsErrorCode(error), detail: awsErrorMessage(error) };
+      outcomes.push(failed);
+      await runtime.ledger.recordOutcome(runtime.audit, action.name, failed, `task:${target.task.taskArn}`);
+    }
+  }
+}
+
+function summarise(finding: Finding) {
+  return { id: finding.id, type: finding.type, severity: finding.severity };
+}
+
+/** The one path for a GuardDuty Runtime Monitoring finding: parse, decide, claim, gather, apply, record, notify. */
+export async function respondToRuntimeFinding(event: unknown, deps: PipelineDeps, requestedBy = AUTOMATION): Promise<EventResult> {
+  const now = deps.now ?? (() => new Date());
+  let finding: Finding;
+  try {
+    finding = normaliseGuardDutyFinding(event);
+  } catch (error) {
+    if (!(error instanceof InvalidEventError)) throw error;
+    await deps.ledger.rejectEvent(eventId(event), error.message, event);
+    return { finding: null, decision: null, actions: [], notifications: 0, error: error.message };
+  }
+
+  const result = decide(finding, deps.policy, deps.config, isMutating);
+  if (!result.act) return { finding: summarise(finding), decision: null, actions: [], notifications: 0, ignored: result.reason };
+  const { decision } = result;
+  const ledgerId = `guardduty:${finding.id}`;
+  const claim = await deps.ledger.claim({ ledgerId, severity: finding.severity, count: finding.count, mode: decision.mode });
+  const summary = { finding: summarise(finding), decision: { policyRule: decision.policyRule, mode: decision.mode } };
+  if (!claim.claimed) {
+    return { ...summary, actions: [], notifications: 0, ignored: `duplicate delivery ${claim.deliveries} of this finding: already handled (severity ${claim.severity})` };
+  }
+
+  try {
+    const task = await readTaskState(deps.clients, finding.task);
+    const audit: Audit = {
+      ledgerId,
+      policyRule: decision.policyRule,
+      mode: decision.mode,
+      requestedBy,
+      reason: `GuardDuty ${finding.type} (severity ${finding.severity})`,
+    };
+    const outcomes: ActionOutcome[] = [];
+    const runtime: ActionRuntime = {
+      clients: deps.clients,
+      ledger: deps.ledger,
+      config: deps.config,
+      audit,
+      publishNotification: () =>
+        publishNotification(
+          deps.clients,
+          deps.config.topicArn,
+          buildRuntimeNotification({
+            finding,
+            decision,
+            outcomes,
+            ledgerId,
+            images: task.containers.length ? task.containers.map((c) => (c.imageDigest ? `${c.image.split('@')[0]}@${c.imageDigest}` : c.image)) : finding.task.containers.map((c) => c.image),
+            requestedBy,
+            evidenceBucket: deps.config.evidenceBucket,
+            at: now(),
+            notes: task.found ? [] : ['DescribeTasks did not find the task: it has already stopped and been cleaned up.'],
+          }),
+        ),
+    };
+    await runSteps(decision, { finding, task, rawEvent: event }, runtime, outcomes);
+    const containment = containmentOf(decision, outcomes);
+    await deps.ledger.finishClaim(ledgerId, containment.state);
+    return {
+      ...summary,
+      actions: outcomes,
+      notifications: outcomes.filter((o) => o.action === 'notify' && o.status === 'applied').length,
+      containment: containment.mechanism ? `${containment.state} (${containment.mechanism})` : containment.state,
+    };
+  } catch (error) {
+    await deps.ledger.abandonClaim(ledgerId);
+    throw error;
+  }
+}

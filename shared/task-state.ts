@@ -1,0 +1,101 @@
+import { DescribeInstancesCommand, DescribeNetworkInterfacesCommand, type NetworkInterface } from '@aws-sdk/client-ec2';
+import {
+  DescribeContainerInstancesCommand,
+  DescribeTaskDefinitionCommand,
+  DescribeTasksCommand,
+  type Task,
+  type TaskDefinition,
+} from '@aws-sdk/client-ecs';
+import type { AwsClients } from './aws/clients';
+import type { TaskReference } from './finding';
+
+export interface InterfaceState {
+  id: string;
+  vpcId: string;
+  subnetId: string;
+  privateIp: string;
+  groups: string[];
+  /** ECS/Fargate-created interfaces are requester-managed: AWS refuses security-group changes on them. */
+  requesterManaged: boolean;
+  tags: Record<string, string>;
+}
+
+/** What the responder knows about a task before it plans: read-only, gathered once per event. */
+export interface TaskState {
+  found: boolean;
+  taskArn: string;
+  clusterArn: string;
+  lastStatus?: string;
+  desiredStatus?: string;
+  service?: string;
+  launchType?: string;
+  networkMode?: string;
+  containers: { name: string; image: string; imageDigest?: string }[];
+  /** The task's own interface (awsvpc). */
+  taskInterface?: InterfaceState;
+  /** The container instance's primary interface (EC2 launch type, bridge/host mode). */
+  hostInterface?: InterfaceState & { instanceId: string };
+  tags: Record<string, string>;
+  /** Raw API output, kept as evidence. */
+  raw: { task?: Task; taskDefinition?: TaskDefinition };
+}
+
+function interfaceState(eni: NetworkInterface): InterfaceState {
+  return {
+    id: eni.NetworkInterfaceId ?? '',
+    vpcId: eni.VpcId ?? '',
+    subnetId: eni.SubnetId ?? '',
+    privateIp: eni.PrivateIpAddress ?? '',
+    groups: (eni.Groups ?? []).map((g) => g.GroupId ?? '').filter(Boolean),
+    requesterManaged: eni.RequesterManaged === true,
+    tags: Object.fromEntries((eni.TagSet ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])),
+  };
+}
+
+async function describeInterface(clients: AwsClients, id: string): Promise<InterfaceState | undefined> {
+  const out = await clients.ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [id] }));
+  const eni = out.NetworkInterfaces?.[0];
+  return eni ? interfaceState(eni) : undefined;
+}
+
+async function describeHostInterface(clients: AwsClients, clusterArn: string, containerInstanceArn: string) {
+  const ci = await clients.ecs.send(new DescribeContainerInstancesCommand({ cluster: clusterArn, containerInstances: [containerInstanceArn] }));
+  const instanceId = ci.containerInstances?.[0]?.ec2InstanceId;
+  if (!instanceId) return undefined;
+  const out = await clients.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+  const instance = out.Reservations?.[0]?.Instances?.[0];
+  const primary = instance?.NetworkInterfaces?.find((n) => n.Attachment?.DeviceIndex === 0) ?? instance?.NetworkInterfaces?.[0];
+  if (!primary?.NetworkInterfaceId) return undefined;
+  const eni = await describeInterface(clients, primary.NetworkInterfaceId);
+  return eni ? { ...eni, instanceId } : undefined;
+}
+
+/** GuardDuty names the task but not its interface, IP or image digest: DescribeTasks and friends give those. */
+export async function readTaskState(clients: AwsClients, ref: Pick<TaskReference, 'arn' | 'clusterArn'>): Promise<TaskState> {
+  const out = await clients.ecs.send(new DescribeTasksCommand({ cluster: ref.clusterArn, tasks: [ref.arn], include: ['TAGS'] }));
+  const task = out.tasks?.[0];
+  if (!task) return { found: false, taskArn: ref.arn, clusterArn: ref.clusterArn, containers: [], tags: {}, raw: {} };
+
+  const definition = task.taskDefinitionArn
+    ? (await clients.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: task.taskDefinitionArn }))).taskDefinition
+    : undefined;
+  const eniId = task.attachments
+    ?.find((a) => a.type === 'ElasticNetworkInterface')
+    ?.details?.find((d) => d.name === 'networkInterfaceId')?.value;
+
+  return {
+    found: true,
+    taskArn: ref.arn,
+    clusterArn: task.clusterArn ?? ref.clusterArn,
+    lastStatus: task.lastStatus,
+    desiredStatus: task.desiredStatus,
+    service: task.group?.startsWith('service:') ? task.group.slice('service:'.length) : undefined,
+    launchType: task.launchType,
+    networkMode: definition?.networkMode ?? (eniId ? 'awsvpc' : undefined),
+    containers: (task.containers ?? []).map((c) => ({ name: c.name ?? '', image: c.image ?? '', imageDigest: c.imageDigest })),
+    taskInterface: eniId ? await describeInterface(clients, eniId) : undefined,
+    hostInterface: !eniId && task.containerInstanceArn ? await describeHostInterface(clients, ref.clusterArn, task.containerInstanceArn) : undefined,
+    tags: Object.fromEntries((task.tags ?? []).map((t) => [t.key ?? '', t.value ?? ''])),
+    raw: { task, taskDefinition: definition },
+  };
+}

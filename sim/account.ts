@@ -1,0 +1,264 @@
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { ECRClient } from '@aws-sdk/client-ecr';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { STSClient } from '@aws-sdk/client-sts';
+import { ConfiguredRetryStrategy } from '@smithy/core/retry';
+import type { AwsClients } from '../shared/aws/clients';
+import { Ec2Model, type SecurityGroupRule } from './ec2';
+import { EcrModel } from './ecr';
+import { EcsModel, type ContainerDefinitionState, type LaunchType, type NetworkMode, type RunTaskOptions } from './ecs';
+import { Faults, Latency } from './faults';
+import { IdSource, deterministicUuid } from './ids';
+import { S3Model } from './s3';
+import { seedFromEvent } from './seed';
+import { SecretsModel } from './secrets';
+import type { ServiceName } from './service-error';
+import { SnsModel } from './sns';
+import { StsModel } from './sts';
+
+export interface SimulatedAccountOptions {
+  accountId?: string;
+  region?: string;
+  /** What sts:GetCallerIdentity answers. */
+  principalArn?: string;
+  /** Clock for timestamps (default: the real one). */
+  now?: () => Date;
+}
+
+export interface CallRecord {
+  service: ServiceName;
+  /** e.g. 'ModifyNetworkInterfaceAttribute' */
+  operation: string;
+  input: Record<string, unknown>;
+  ok: boolean;
+  /** The error's name as the SDK surfaces it, e.g. 'OperationNotPermitted', 'ThrottlingException'. */
+  errorCode?: string;
+  at: string;
+}
+
+/** An EventBridge event the account emitted, shaped like the samples in shared/events. */
+export interface SimulatedEvent {
+  version: '0';
+  id: string;
+  'detail-type': string;
+  source: string;
+  account: string;
+  time: string;
+  region: string;
+  resources: string[];
+  detail: Record<string, unknown>;
+}
+
+const clientServices: Record<string, ServiceName> = {
+  EC2Client: 'ec2',
+  ECSClient: 'ecs',
+  ECRClient: 'ecr',
+  S3Client: 's3',
+  SNSClient: 'sns',
+  SecretsManagerClient: 'secrets',
+  STSClient: 'sts',
+};
+
+interface MiddlewareClient {
+  middlewareStack: { add: (middleware: unknown, options: Record<string, unknown>) => void };
+}
+
+/**
+ * An in-memory AWS account: a stateful model of the operations the pipeline calls, wired into real SDK v3
+ * clients by a middleware that answers after the SDK's retry middleware, so the SDK's own retry logic handles
+ * injected throttling, 5xx and timeouts. A test harness and a demo, never a claim about AWS: where AWS behaviour
+ * is uncertain the documented one is modelled and the code says so.
+ */
+export class SimulatedAccount {
+  readonly accountId: string;
+  readonly region: string;
+  readonly calls: CallRecord[] = [];
+  readonly events: SimulatedEvent[] = [];
+  readonly faults = new Faults();
+  readonly latency = new Latency();
+  readonly ec2: Ec2Model;
+  readonly ecr: EcrModel;
+  readonly ecs: EcsModel;
+  readonly s3: S3Model;
+  readonly sns: SnsModel;
+  readonly secrets: SecretsModel;
+  readonly sts: StsModel;
+  private readonly now: () => Date;
+  private eventCounter = 0;
+
+  constructor(options: SimulatedAccountOptions = {}) {
+    this.accountId = options.accountId ?? '111122223333';
+    this.region = options.region ?? 'us-east-1';
+    this.now = options.now ?? (() => new Date());
+    const ids = new IdSource();
+    this.ec2 = new Ec2Model(ids, this.accountId, this.region);
+    this.ecr = new EcrModel(this.accountId, this.region, this.now, (type, resources, detail) => this.emit('aws.ecr', type, resources, detail));
+    this.ecs = new EcsModel(ids, this.accountId, this.region, this.now, this.ec2, this.ecr, (type, resources, detail) => this.emit('aws.ecs', type, resources, detail));
+    this.s3 = new S3Model(this.now);
+    this.sns = new SnsModel(this.accountId, this.region, this.now);
+    this.secrets = new SecretsModel(this.accountId, this.region, this.now);
+    this.sts = new StsModel(this.accountId, options.principalArn ?? `arn:aws:sts::${this.accountId}:assumed-role/ecs-threat-responder/simulated`);
+  }
+
+  // ---- clients ----
+
+  /** Real SDK clients attached to this account. Retries use the SDK's strategy with 1 ms delays (default 3 attempts). */
+  clients(options: { maxAttempts?: number } = {}): AwsClients {
+    const maxAttempts = options.maxAttempts ?? 3;
+    const config = () => ({
+      region: this.region,
+      credentials: { accessKeyId: 'ASIASIMULATED', secretAccessKey: 'simulated', sessionToken: 'simulated' },
+      maxAttempts,
+      retryStrategy: new ConfiguredRetryStrategy(maxAttempts, 1),
+    });
+    return {
+      ecs: this.attach(new ECSClient(config())),
+      ec2: this.attach(new EC2Client(config())),
+      ecr: this.attach(new ECRClient(config())),
+      s3: this.attach(new S3Client(config())),
+      sns: this.attach(new SNSClient(config())),
+      secrets: this.attach(new SecretsManagerClient(config())),
+      sts: this.attach(new STSClient(config())),
+    };
+  }
+
+  /** Routes every command of an SDK client to this account instead of the network. */
+  attach<T>(client: T): T {
+    (client as unknown as MiddlewareClient).middlewareStack.add(
+      (_next: unknown, context: { clientName?: string; commandName?: string }) => async (args: { input: Record<string, unknown> }) => {
+        const service = clientServices[context.clientName ?? ''];
+        if (!service) throw new Error(`simulated account: client ${context.clientName} is not modelled`);
+        const operation = (context.commandName ?? '').replace(/Command$/, '');
+        const output = await this.call(service, operation, args.input);
+        return {
+          output: { ...output, $metadata: { httpStatusCode: 200, requestId: deterministicUuid(`request/${this.calls.length}`), attempts: 1, totalRetryDelay: 0 } },
+          response: { statusCode: 200, headers: {} },
+        };
+      },
+      { step: 'finalizeRequest', priority: 'low', name: 'simulatedAccount' },
+    );
+    return client;
+  }
+
+  /** One attempt of one operation: latency, then an injected fault or the model's answer, logged either way. */
+  private async call(service: ServiceName, operation: string, input: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const delay = this.latency.for(service, operation);
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+    const record: CallRecord = { service, operation, input: { ...input }, ok: true, at: this.now().toISOString() };
+    this.calls.push(record);
+    try {
+      const fault = this.faults.errorFor(service, operation);
+      if (fault) throw fault;
+      const output = await this.models()[service](operation, input);
+      if (output === undefined) {
+        const error = new Error(`simulated account: ${service}:${operation} is not modelled`);
+        error.name = 'NotModelledBySimulator';
+        throw error;
+      }
+      return output as Record<string, unknown>;
+    } catch (error) {
+      record.ok = false;
+      record.errorCode = (error as Error).name;
+      throw error;
+    }
+  }
+
+  private models(): Record<ServiceName, (operation: string, input: Record<string, any>) => unknown> {
+    return {
+      ec2: (op, input) => this.ec2.handle(op, input),
+      ecs: (op, input) => this.ecs.handle(op, input),
+      ecr: (op, input) => this.ecr.handle(op, input),
+      s3: (op, input) => this.s3.handle(op, input),
+      sns: (op, input) => this.sns.handle(op, input),
+      secrets: (op, input) => this.secrets.handle(op, input),
+      sts: (op) => this.sts.handle(op),
+    };
+  }
+
+  callsTo(service: ServiceName, operation: string): CallRecord[] {
+    return this.calls.filter((c) => c.service === service && c.operation === operation);
+  }
+
+  // ---- events ----
+
+  private emit(source: string, detailType: string, resources: string[], detail: Record<string, unknown>): void {
+    this.events.push({
+      version: '0',
+      id: deterministicUuid(`event/${this.eventCounter++}`),
+      'detail-type': detailType,
+      source,
+      account: this.accountId,
+      time: this.now().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      region: this.region,
+      resources,
+      detail: JSON.parse(JSON.stringify(detail)) as Record<string, unknown>,
+    });
+  }
+
+  /** Returns the events emitted so far and forgets them. */
+  drainEvents(): SimulatedEvent[] {
+    return this.events.splice(0, this.events.length);
+  }
+
+  // ---- seeding ----
+
+  addVpc(options?: { name?: string; cidrBlock?: string; vpcId?: string }) {
+    return this.ec2.addVpc(options);
+  }
+
+  addSubnet(options?: { vpcId?: string; name?: string; cidrBlock?: string; availabilityZone?: string; subnetId?: string }) {
+    return this.ec2.addSubnet(options);
+  }
+
+  addSecurityGroup(options: { name: string; vpcId?: string; description?: string; tags?: Record<string, string>; ingress?: SecurityGroupRule[]; egress?: SecurityGroupRule[] }) {
+    return this.ec2.addSecurityGroup(options);
+  }
+
+  addCluster(options: { name: string; tags?: Record<string, string> }) {
+    return this.ecs.addCluster(options);
+  }
+
+  addService(options: { cluster: string; name: string; desiredCount: number; taskDefinitionArn?: string; launchType?: LaunchType }) {
+    return this.ecs.addService(options);
+  }
+
+  registerTaskDefinition(options: { family: string; revision?: number; networkMode?: NetworkMode; containers: ContainerDefinitionState[] }) {
+    return this.ecs.registerTaskDefinition(options);
+  }
+
+  addContainerInstance(options: { cluster: string; ec2InstanceId?: string; subnetId?: string; securityGroupIds?: string[] }) {
+    return this.ecs.addContainerInstance(options);
+  }
+
+  runTask(options: RunTaskOptions) {
+    return this.ecs.runTask(options);
+  }
+
+  createRepository(name: string, options?: { imageTagMutability?: 'MUTABLE' | 'IMMUTABLE' }) {
+    return this.ecr.createRepository(name, options);
+  }
+
+  putImage(options: { repository: string; digest?: string; tags?: string[]; manifest?: string }) {
+    return this.ecr.putImage(options);
+  }
+
+  putSecret(name: string, value: string): string {
+    return this.secrets.putSecret(name, value);
+  }
+
+  createTopic(name: string): string {
+    return this.sns.createTopic(name);
+  }
+
+  createBucket(name: string): void {
+    this.s3.createBucket(name);
+  }
+
+  /** Creates whatever a raw EventBridge event names (cluster, service, task, images, repositories) if missing. */
+  seedFromEvent(event: unknown): void {
+    seedFromEvent(this, event);
+  }
+}

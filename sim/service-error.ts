@@ -1,0 +1,56 @@
+import * as ec2Sdk from '@aws-sdk/client-ec2';
+import * as ecrSdk from '@aws-sdk/client-ecr';
+import * as ecsSdk from '@aws-sdk/client-ecs';
+import * as s3Sdk from '@aws-sdk/client-s3';
+import * as secretsSdk from '@aws-sdk/client-secrets-manager';
+import * as snsSdk from '@aws-sdk/client-sns';
+import * as stsSdk from '@aws-sdk/client-sts';
+
+export type ServiceName = 'ec2' | 'ecs' | 'ecr' | 's3' | 'sns' | 'secrets' | 'sts';
+
+type ExceptionClass = new (options: {
+  name: string;
+  $fault: 'client' | 'server';
+  $metadata: Record<string, unknown>;
+  message?: string;
+}) => Error;
+
+const sdkModules: Record<ServiceName, { module: Record<string, unknown>; base: ExceptionClass }> = {
+  ec2: { module: ec2Sdk, base: ec2Sdk.EC2ServiceException as unknown as ExceptionClass },
+  ecr: { module: ecrSdk, base: ecrSdk.ECRServiceException as unknown as ExceptionClass },
+  ecs: { module: ecsSdk, base: ecsSdk.ECSServiceException as unknown as ExceptionClass },
+  s3: { module: s3Sdk, base: s3Sdk.S3ServiceException as unknown as ExceptionClass },
+  secrets: { module: secretsSdk, base: secretsSdk.SecretsManagerServiceException as unknown as ExceptionClass },
+  sns: { module: snsSdk, base: snsSdk.SNSServiceException as unknown as ExceptionClass },
+  sts: { module: stsSdk, base: stsSdk.STSServiceException as unknown as ExceptionClass },
+};
+
+/**
+ * Builds the error the real SDK would throw for an AWS error code: the client's modelled exception class when
+ * there is one (SNS wire code `NotFound` becomes `NotFoundException`, as the SDK's deserializer does), otherwise
+ * the service's base exception with `name` set to the code (EC2 models no exceptions, so its errors arrive so).
+ */
+export function serviceError(service: ServiceName, code: string, status: number, message?: string): Error {
+  const { module, base } = sdkModules[service];
+  const modelled = [code, `${code}Exception`]
+    .map((name) => module[name])
+    .find((candidate): candidate is ExceptionClass => typeof candidate === 'function' && candidate.prototype instanceof base);
+  const Exception = modelled ?? base;
+  const error = new Exception({
+    name: code,
+    $fault: status >= 500 ? 'server' : 'client',
+    $metadata: { httpStatusCode: status, requestId: 'simulated' },
+    message: message ?? code,
+  });
+  if (!modelled) error.name = code;
+  Object.assign(error, { Code: code });
+  return error;
+}
+
+/** The SDK's client-side timeout: not a service error, classified transient by name. */
+export function timeoutError(operation: string): Error {
+  const error = new Error(`simulated timeout calling ${operation}`);
+  error.name = 'TimeoutError';
+  Object.assign(error, { $metadata: {} });
+  return error;
+}
