@@ -2,35 +2,32 @@ import type { NetworkAclDeny } from './aws/network-acl';
 import { removeNetworkAclDeny } from './aws/network-acl';
 import { InvalidEventError } from './events/invalid-event';
 import { parseTaskStateChange } from './events/ecs-task-state';
-import type { PipelineDeps } from './pipeline';
-
-export interface TaskStoppedResult {
-  taskArn?: string;
-  removedEntries: number;
-  error?: string;
-}
+import type { ActionOutcome } from './notification';
+import type { EventResult, PipelineDeps } from './pipeline';
 
 /**
  * When a task the responder denied in a network ACL stops, its IP returns to the subnet's pool and may go to a
  * healthy task: remove the deny entries now, and record that in the ledger.
  */
-export async function cleanUpStoppedTask(event: unknown, deps: PipelineDeps): Promise<TaskStoppedResult> {
+export async function cleanUpStoppedTask(event: unknown, deps: PipelineDeps): Promise<EventResult> {
+  const none: EventResult = { finding: null, decision: null, actions: [], notifications: 0 };
   let taskArn: string;
   try {
     const change = parseTaskStateChange(event);
-    if (change.detail.lastStatus !== 'STOPPED') return { taskArn: change.detail.taskArn, removedEntries: 0 };
+    if (change.detail.lastStatus !== 'STOPPED') return { ...none, ignored: `task is ${change.detail.lastStatus}, not STOPPED` };
     taskArn = change.detail.taskArn;
   } catch (error) {
-    if (error instanceof InvalidEventError) return { removedEntries: 0, error: error.message };
+    if (error instanceof InvalidEventError) return { ...none, error: error.message };
     throw error;
   }
-  const records = await deps.ledger.recordsForTarget(`task:${taskArn}`);
-  let removedEntries = 0;
-  for (const record of records) {
+  const actions: ActionOutcome[] = [];
+  for (const record of await deps.ledger.recordsForTarget(`task:${taskArn}`)) {
     if (record.mechanism !== 'network-acl' || (record.status !== 'applied' && record.status !== 'intent') || !record.beforeState) continue;
-    const removed = await removeNetworkAclDeny(deps.clients, record.beforeState as unknown as NetworkAclDeny);
-    removedEntries += removed;
-    await deps.ledger.markReleased(record, { by: 'automation', reason: 'task stopped', detail: `removed ${removed} network-ACL deny entries` });
+    const deny = record.beforeState as unknown as NetworkAclDeny;
+    const removed = await removeNetworkAclDeny(deps.clients, deny);
+    const detail = `task stopped: removed ${removed} deny entr${removed === 1 ? 'y' : 'ies'} for ${deny.cidr} from ${deny.networkAclId}`;
+    await deps.ledger.markReleased(record, { by: 'automation', reason: 'task stopped', detail });
+    actions.push({ action: 'release', status: 'applied', mechanism: 'network-acl', detail, target: `task:${taskArn}` });
   }
-  return { taskArn, removedEntries };
+  return actions.length ? { ...none, actions } : { ...none, ignored: 'the responder holds no network-ACL entry for this task' };
 }

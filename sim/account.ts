@@ -103,6 +103,18 @@ export class SimulatedAccount {
     this.sts = new StsModel(this.accountId, options.principalArn ?? `arn:aws:sts::${this.accountId}:assumed-role/ecs-threat-responder/simulated`);
   }
 
+  /** An account with the event's account id and region, seeded from the event. */
+  static forEvent(event: unknown, options: Omit<SimulatedAccountOptions, 'accountId' | 'region'> = {}): SimulatedAccount {
+    const envelope = (event ?? {}) as { account?: unknown; region?: unknown };
+    const account = new SimulatedAccount({
+      ...options,
+      accountId: typeof envelope.account === 'string' ? envelope.account : undefined,
+      region: typeof envelope.region === 'string' ? envelope.region : undefined,
+    });
+    account.seedFromEvent(event);
+    return account;
+  }
+
   // ---- clients ----
 
   /** Real SDK clients attached to this account. Retries use the SDK's strategy with 1 ms delays (default 3 attempts). */

@@ -284,13 +284,13 @@ export class Ec2Model {
   handle(operation: string, input: Record<string, any>): unknown {
     switch (operation) {
       case 'DescribeNetworkInterfaces': return this.describeNetworkInterfaces(input);
-      case 'ModifyNetworkInterfaceAttribute': return this.modifyNetworkInterfaceAttribute(input);
+      case 'ModifyNetworkInterfaceAttribute': return this.modifyNetworkInterfaceAttribute(input as EC2.ModifyNetworkInterfaceAttributeRequest);
       case 'CreateTags': return this.createTags(input as EC2.CreateTagsRequest);
       case 'DeleteTags': return this.deleteTags(input as EC2.DeleteTagsRequest);
       case 'DescribeSecurityGroups': return this.describeSecurityGroups(input);
       case 'CreateSecurityGroup': return this.createSecurityGroup(input as EC2.CreateSecurityGroupRequest);
       case 'RevokeSecurityGroupEgress': return this.revoke(input as EC2.RevokeSecurityGroupEgressRequest, 'egress');
-      case 'RevokeSecurityGroupIngress': return this.revoke(input as EC2.RevokeSecurityGroupIngressRequest, 'ingress');
+      case 'RevokeSecurityGroupIngress': return this.revoke(input as EC2.RevokeSecurityGroupEgressRequest, 'ingress');
       case 'DescribeNetworkAcls': return this.describeNetworkAcls(input);
       case 'CreateNetworkAclEntry': return this.createNetworkAclEntry(input as EC2.CreateNetworkAclEntryRequest);
       case 'DeleteNetworkAclEntry': return this.deleteNetworkAclEntry(input as EC2.DeleteNetworkAclEntryRequest);

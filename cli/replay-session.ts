@@ -1,0 +1,103 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Mode } from '../shared/actions/response-action';
+import { createAwsClients } from '../shared/aws/clients';
+import { configFromEnvironment } from '../shared/config';
+import { ENTRY_POINTS } from '../shared/entry-points';
+import { Ledger } from '../shared/ledger';
+import type { EventResult, PipelineDeps } from '../shared/pipeline';
+import { loadPolicyFile } from '../shared/policy/policy';
+import type { SimulatedAccount } from '../sim/account';
+import { startSimulatedDeployment } from '../sim/deployment';
+import { loadEventRoutes, routeEvent, type EventRoute } from './event-routes';
+
+/** One line of `replay --json`: the shape is part of the CLI's contract (README, "Replay"). */
+export interface ReplayLine extends Omit<EventResult, 'finding' | 'decision'> {
+  event: string;
+  rule: string | null;
+  finding: EventResult['finding'];
+  decision: EventResult['decision'];
+  /** Set for events the simulated account emitted in reaction (a stopped task's state change). */
+  emittedBy?: string;
+}
+
+export interface ReplayOptions {
+  mode?: Mode;
+  live?: boolean;
+  policyFile?: string;
+}
+
+/** Event files in the order given; a folder contributes its *.json files in name order. */
+export function expandEventPaths(paths: string[]): string[] {
+  return paths.flatMap((path) =>
+    statSync(path).isDirectory()
+      ? expandEventPaths(readdirSync(path).sort().filter((name) => name.endsWith('.json') || statSync(join(path, name)).isDirectory()).map((name) => join(path, name)))
+      : [path],
+  );
+}
+
+/** One replay run: one account (simulated by default), one ledger, events handled in order by the Lambda's own code. */
+export class ReplaySession {
+  private constructor(
+    readonly deps: PipelineDeps,
+    private readonly routes: EventRoute[],
+    readonly account: SimulatedAccount | undefined,
+    private readonly onClose: () => Promise<void>,
+  ) {}
+
+  static async start(options: ReplayOptions = {}): Promise<ReplaySession> {
+    const policy = loadPolicyFile(options.policyFile ?? 'policy.yml');
+    const routes = loadEventRoutes();
+    const modeConfig = options.mode ? { defaultMode: options.mode, forceObserve: options.mode === 'observe' } : {};
+    if (options.live) {
+      if (!options.mode) throw new Error('--live needs an explicit --mode observe|enforce');
+      const config = { ...configFromEnvironment(), ...modeConfig };
+      const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+      const deps = { clients: createAwsClients(), ledger: new Ledger(doc, config.tableName), policy, config };
+      return new ReplaySession(deps, routes, undefined, async () => {});
+    }
+    const deployment = await startSimulatedDeployment({ policy, config: modeConfig });
+    return new ReplaySession(deployment.deps, routes, deployment.account, () => deployment.close());
+  }
+
+  /** Handles one event; on the simulated account, then whatever the account emitted in reaction that a rule routes. */
+  async replay(label: string, event: unknown): Promise<ReplayLine[]> {
+    const lines = [await this.handle(label, event, true)];
+    for (const emitted of this.account?.drainEvents() ?? []) {
+      if (!routeEvent(emitted, this.routes)) continue;
+      const name = `${emitted['detail-type']} ${String(emitted.detail.taskArn ?? emitted.resources[0] ?? '')}`.trim();
+      lines.push({ ...(await this.handle(name, emitted)), emittedBy: label });
+    }
+    return lines;
+  }
+
+  async replayFile(path: string): Promise<ReplayLine[]> {
+    let event: unknown;
+    try {
+      event = JSON.parse(readFileSync(path, 'utf8'));
+    } catch (error) {
+      return [{ event: path, rule: null, finding: null, decision: null, actions: [], notifications: 0, error: `not valid JSON: ${(error as Error).message}` }];
+    }
+    return this.replay(path, event);
+  }
+
+  private async handle(label: string, event: unknown, seed = false): Promise<ReplayLine> {
+    const rule = routeEvent(event, this.routes);
+    if (!rule) return { event: label, rule: null, finding: null, decision: null, actions: [], notifications: 0, ignored: 'no EventBridge rule in serverless.yml matches this event' };
+    const entry = ENTRY_POINTS[rule];
+    if (!entry) throw new Error(`serverless.yml routes to ${rule}, which has no entry point`);
+    try {
+      // The simulated account starts empty: create what the event names (cluster, task, interface, image) first.
+      if (seed) this.account?.seedFromEvent(event);
+      return { event: label, rule, ...(await entry(event, this.deps)) };
+    } catch (error) {
+      return { event: label, rule, finding: null, decision: null, actions: [], notifications: 0, error: (error as Error).message };
+    }
+  }
+
+  close(): Promise<void> {
+    return this.onClose();
+  }
+}

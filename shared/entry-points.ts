@@ -1,0 +1,10 @@
+import { respondToRuntimeFinding, type EventResult, type PipelineDeps } from './pipeline';
+import { cleanUpStoppedTask } from './task-stopped';
+
+export type EntryPoint = (event: unknown, deps: PipelineDeps, requestedBy?: string) => Promise<EventResult>;
+
+/** Lambda function name (serverless.yml) → the pipeline entry it runs. The replay CLI dispatches through this too. */
+export const ENTRY_POINTS: Record<string, EntryPoint> = {
+  runtimeFinding: respondToRuntimeFinding,
+  taskStopped: cleanUpStoppedTask,
+};
