@@ -51,7 +51,7 @@ export function matchesPattern(event: unknown, pattern: Pattern): boolean {
     const value = record[key];
     if (Array.isArray(sub)) return fieldMatches(value, sub);
     if (value === null || typeof value !== 'object') return false;
-    return matchesPattern(value, sub as Pattern);
+    return matchesPattern(value, sub);
   });
 }
 export type { Pattern };

@@ -67,7 +67,8 @@ export class ReplaySession {
     const lines = [await this.handle(label, event, true)];
     for (const emitted of this.account?.drainEvents() ?? []) {
       if (!routeEvent(emitted, this.routes)) continue;
-      const name = `${emitted['detail-type']} ${String(emitted.detail.taskArn ?? emitted.resources[0] ?? '')}`.trim();
+      const subject = typeof emitted.detail.taskArn === 'string' ? emitted.detail.taskArn : (emitted.resources[0] ?? '');
+      const name = `${emitted['detail-type']} ${subject}`.trim();
       lines.push({ ...(await this.handle(name, emitted)), emittedBy: label });
     }
     return lines;

@@ -15,7 +15,7 @@ import { IdSource, deterministicUuid } from './ids';
 import { S3Model } from './s3';
 import { seedFromEvent } from './seed';
 import { SecretsModel } from './secrets';
-import type { ServiceName } from './service-error';
+import { notModelledError, type ServiceName } from './service-error';
 import { SnsModel } from './sns';
 import { StsModel } from './sts';
 
@@ -142,7 +142,7 @@ export class SimulatedAccount {
     (client as unknown as MiddlewareClient).middlewareStack.add(
       (_next: unknown, context: { clientName?: string; commandName?: string }) => async (args: { input: Record<string, unknown> }) => {
         const service = clientServices[context.clientName ?? ''];
-        if (!service) throw new Error(`simulated account: client ${context.clientName} is not modelled`);
+        if (!service) throw notModelledError(`client ${context.clientName} is not modelled`);
         const operation = (context.commandName ?? '').replace(/Command$/, '');
         const output = await this.call(service, operation, args.input);
         return {
@@ -166,9 +166,7 @@ export class SimulatedAccount {
       if (fault) throw fault;
       const output = await this.models()[service](operation, input);
       if (output === undefined) {
-        const error = new Error(`simulated account: ${service}:${operation} is not modelled`);
-        error.name = 'NotModelledBySimulator';
-        throw error;
+        throw notModelledError(`${service}:${operation} is not modelled`);
       }
       return output as Record<string, unknown>;
     } catch (error) {

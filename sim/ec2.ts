@@ -1,6 +1,6 @@
 import type * as EC2 from '@aws-sdk/client-ec2';
 import { IdSource, macAddress } from './ids';
-import { serviceError } from './service-error';
+import { notModelledError, serviceError } from './service-error';
 
 type Result<T> = Omit<T, '$metadata'>;
 
@@ -384,7 +384,7 @@ export class Ec2Model {
       eni.description = input.Description.Value ?? '';
       return {};
     }
-    throw new Error(`simulated EC2: ModifyNetworkInterfaceAttribute is modelled only for Groups and Description, got ${JSON.stringify(Object.keys(input))}`);
+    throw notModelledError(`ec2:ModifyNetworkInterfaceAttribute is modelled only for Groups and Description, got ${Object.keys(input).join(', ')}`);
   }
 
   private interface(id: string | undefined): NetworkInterfaceState {
@@ -483,7 +483,7 @@ export class Ec2Model {
   }
 
   private revoke(input: EC2.RevokeSecurityGroupEgressRequest, direction: 'ingress' | 'egress'): Result<EC2.RevokeSecurityGroupEgressResult> {
-    if (input.SecurityGroupRuleIds?.length) throw new Error('simulated EC2: revoking by SecurityGroupRuleIds is not modelled');
+    if (input.SecurityGroupRuleIds?.length) throw notModelledError('revoking security group rules by SecurityGroupRuleIds is not modelled');
     const group = input.GroupId ? this.securityGroups.get(input.GroupId) : undefined;
     if (!group) throw notFound('InvalidGroup.NotFound', `The security group '${input.GroupId}' does not exist`);
     const unknown: SecurityGroupRule[] = [];

@@ -2,7 +2,7 @@ import type * as ECS from '@aws-sdk/client-ecs';
 import type { Ec2Model } from './ec2';
 import type { EcrModel } from './ecr';
 import { IdSource, hashHex, sha256Digest } from './ids';
-import { serviceError } from './service-error';
+import { notModelledError, serviceError } from './service-error';
 
 type Result<T> = Omit<T, '$metadata'>;
 type Tags = Record<string, string>;
@@ -529,7 +529,7 @@ export class EcsModel {
     const service = input.service ? this.findService(cluster, input.service) : undefined;
     if (!service) throw serviceError('ecs', 'ServiceNotFoundException', 400, 'Service not found.');
     const unsupported = Object.keys(input).filter((k) => !['cluster', 'service', 'desiredCount'].includes(k));
-    if (unsupported.length) throw new Error(`simulated ECS: UpdateService models desiredCount only, got ${unsupported.join(', ')}`);
+    if (unsupported.length) throw notModelledError(`ecs:UpdateService models desiredCount only, got ${unsupported.join(', ')}`);
     if (input.desiredCount !== undefined) {
       service.desiredCount = input.desiredCount;
       const running = this.running(service);

@@ -29,7 +29,7 @@ const throttle: Record<ServiceName, { code: string; status: number }> = {
   s3: { code: 'SlowDown', status: 503 },
   sns: { code: 'ThrottledException', status: 429 },
   secrets: { code: 'ThrottlingException', status: 400 },
-  sts: { code: 'Throttling', status: 400 },
+  sts: { code: 'ThrottlingException', status: 400 },
 };
 
 const serverErrorCode: Record<ServiceName, string> = {

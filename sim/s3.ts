@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type * as S3 from '@aws-sdk/client-s3';
 import { sdkStreamMixin } from '@smithy/core/serde';
 import { hashHex } from './ids';
-import { serviceError } from './service-error';
+import { notModelledError, serviceError } from './service-error';
 
 type Result<T> = Omit<T, '$metadata'>;
 
@@ -120,5 +120,5 @@ async function bodyText(body: unknown): Promise<string> {
     return Buffer.concat(chunks).toString('utf8');
   }
   if (body instanceof Blob) return body.text();
-  throw new Error(`simulated S3: unsupported PutObject Body type ${typeof body}`);
+  throw notModelledError(`s3:PutObject Body of type ${typeof body} is not modelled`);
 }

@@ -54,3 +54,10 @@ export function timeoutError(operation: string): Error {
   Object.assign(error, { $metadata: {} });
   return error;
 }
+
+/** An operation or parameter the simulator does not model: never answered with a silent success. */
+export function notModelledError(message: string): Error {
+  const error = new Error(`simulated account: ${message}`);
+  error.name = 'NotModelledBySimulator';
+  return error;
+}

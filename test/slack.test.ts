@@ -1,7 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SimulatedAccount } from '../sim/account';
 import type { SNSEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Notification } from '../shared/notification';
@@ -71,7 +71,13 @@ async function fakeSlack(script: Reply[] = []): Promise<FakeSlack> {
 
 function recordingSleep() {
   const waits: number[] = [];
-  return { waits, sleep: async (ms: number) => void waits.push(ms) };
+  return {
+    waits,
+    sleep: (ms: number) => {
+      waits.push(ms);
+      return Promise.resolve();
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -469,24 +475,12 @@ function expectNoSecret(err: unknown, slack: FakeSlack) {
 // ---------------------------------------------------------------------------------------------------------------------
 // The SNS handler
 
-/**
- * A real SecretsManagerClient whose requests are answered by a middleware (no network). sim/account.ts did not exist
- * when this was written; the middleware also counts calls, which is what the cache test needs.
- */
+/** The webhook secret in the simulated account; `calls` are the account's GetSecretValue calls (what the cache test needs). */
 function secretsClient(secretString: () => string) {
-  const client = new SecretsManagerClient({
-    region: 'eu-west-1',
-    credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test' },
-  });
-  const calls: unknown[] = [];
-  client.middlewareStack.add(
-    () => async (args) => {
-      calls.push(args.input);
-      return { output: { SecretString: secretString(), $metadata: {} }, response: {} };
-    },
-    { step: 'finalizeRequest', priority: 'low', name: 'fakeSecretsManager' },
-  );
-  return { client, calls };
+  const account = new SimulatedAccount();
+  const name = 'slack/webhook';
+  account.putSecret(name, secretString());
+  return { client: account.clients().secrets, secretCalls: () => account.callsTo('secrets', 'GetSecretValue').map((c) => c.input) };
 }
 
 function snsEvent(...messages: string[]): SNSEvent {
@@ -529,7 +523,7 @@ const fastPost: typeof postToSlack = (url, message, options) => postToSlack(url,
 describe('createSlackNotifier', () => {
   it('posts each notification and fetches the secret once across invocations', async () => {
     const slack = await fakeSlack();
-    const { client, calls } = secretsClient(() => slack.url);
+    const { client, secretCalls } = secretsClient(() => slack.url);
     const logs = captureLogs();
     const notify = createSlackNotifier({ secrets: client, secretId: 'slack/webhook', logger: new Logger({ serviceName: 'ecs-threat-responder' }), post: fastPost });
 
@@ -537,7 +531,7 @@ describe('createSlackNotifier', () => {
     await notify(snsEvent(JSON.stringify(runtime)));
     await notify(snsEvent(JSON.stringify(imageNotification())));
 
-    expect(calls).toEqual([{ SecretId: 'slack/webhook' }]);
+    expect(secretCalls()).toEqual([{ SecretId: 'slack/webhook' }]);
     expect(slack.requests).toHaveLength(2);
     expect(JSON.parse(slack.requests[0]!.body)).toEqual(renderSlackMessage(runtime));
     expect(logs.join('')).toContain('Posted notification to Slack');

@@ -1,0 +1,20 @@
+import type { ReplayLine } from './replay-session';
+
+const MARK: Record<string, string> = { applied: '✔', skipped: '·', failed: '✘', planned: '○', unsupported: '⚠' };
+
+/** A readable account of one replayed event, for people (the --json form is for machines). */
+export function describeReplayLine(line: ReplayLine): string {
+  const out: string[] = [];
+  out.push(`${line.emittedBy ? '  ↳ then' : '▶'} ${line.event}${line.rule ? ` → ${line.rule}` : ''}`);
+  const pad = line.emittedBy ? '      ' : '    ';
+  if (line.error) out.push(`${pad}✘ rejected: ${line.error} (no action taken)`);
+  if (line.finding) out.push(`${pad}finding  ${line.finding.type}, severity ${line.finding.severity} (${line.finding.id})`);
+  if (line.decision) out.push(`${pad}rule     ${line.decision.policyRule} (${line.decision.mode})`);
+  for (const a of line.actions) {
+    out.push(`${pad}${MARK[a.status] ?? '?'} ${a.action.padEnd(16)} ${a.status.padEnd(11)} ${a.mechanism ? `[${a.mechanism}] ` : ''}${a.detail ?? ''}`);
+  }
+  if (line.ignored) out.push(`${pad}· ${line.ignored}`);
+  if (line.containment && line.containment !== 'none') out.push(`${pad}result   ${line.containment}; ${line.notifications} notification${line.notifications === 1 ? '' : 's'}`);
+  else if (line.notifications) out.push(`${pad}result   ${line.notifications} notification${line.notifications === 1 ? '' : 's'}`);
+  return out.join('\n');
+}
