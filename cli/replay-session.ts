@@ -10,7 +10,7 @@ import { Ledger } from '../shared/ledger';
 import type { EventResult, PipelineDeps } from '../shared/pipeline';
 import { loadPolicyFile } from '../shared/policy/policy';
 import type { SimulatedAccount } from '../sim/account';
-import { startSimulatedDeployment } from '../sim/deployment';
+import { startSimulatedDeployment, type SimulatedDeployment } from '../sim/deployment';
 import { loadEventRoutes, routeEvent, type EventRoute } from './event-routes';
 
 /** One line of `replay --json`: the shape is part of the CLI's contract (README, "Replay"). */
@@ -43,9 +43,22 @@ export class ReplaySession {
   private constructor(
     readonly deps: PipelineDeps,
     private readonly routes: EventRoute[],
-    readonly account: SimulatedAccount | undefined,
+    /** Absent with --live. */
+    readonly simulated: SimulatedDeployment | undefined,
     private readonly onClose: () => Promise<void>,
   ) {}
+
+  /** The simulated account of the home region. */
+  get account(): SimulatedAccount | undefined {
+    return this.simulated?.account;
+  }
+
+  /** The regional deployment an event goes to: an event is handled by the stack in its own region. */
+  private target(event: unknown): { deps: PipelineDeps; account?: SimulatedAccount } {
+    const region = (event as { region?: unknown } | null)?.region;
+    if (!this.simulated || typeof region !== 'string' || region === this.simulated.account.region) return { deps: this.deps, account: this.simulated?.account };
+    return this.simulated.inRegion(region);
+  }
 
   static async start(options: ReplayOptions = {}): Promise<ReplaySession> {
     const policy = loadPolicyFile(options.policyFile ?? 'policy.yml');
@@ -59,13 +72,13 @@ export class ReplaySession {
       return new ReplaySession(deps, routes, undefined, async () => {});
     }
     const deployment = await startSimulatedDeployment({ policy, config: modeConfig });
-    return new ReplaySession(deployment.deps, routes, deployment.account, () => deployment.close());
+    return new ReplaySession(deployment.deps, routes, deployment, () => deployment.close());
   }
 
   /** Handles one event; on the simulated account, then whatever the account emitted in reaction that a rule routes. */
   async replay(label: string, event: unknown): Promise<ReplayLine[]> {
     const lines = [await this.handle(label, event, true)];
-    for (const emitted of this.account?.drainEvents() ?? []) {
+    for (const emitted of this.target(event).account?.drainEvents() ?? []) {
       if (!routeEvent(emitted, this.routes)) continue;
       const subject = typeof emitted.detail.taskArn === 'string' ? emitted.detail.taskArn : (emitted.resources[0] ?? '');
       const name = `${emitted['detail-type']} ${subject}`.trim();
@@ -90,9 +103,10 @@ export class ReplaySession {
     const entry = ENTRY_POINTS[rule];
     if (!entry) throw new Error(`serverless.yml routes to ${rule}, which has no entry point`);
     try {
+      const { deps, account } = this.target(event);
       // The simulated account starts empty: create what the event names (cluster, task, interface, image) first.
-      if (seed) this.account?.seedFromEvent(event);
-      return { event: label, rule, ...(await entry(event, this.deps)) };
+      if (seed) account?.seedFromEvent(event);
+      return { event: label, rule, ...(await entry(event, deps)) };
     } catch (error) {
       return { event: label, rule, finding: null, decision: null, actions: [], notifications: 0, error: (error as Error).message };
     }

@@ -33,11 +33,10 @@ function epilogue(lines: ReplayLine[], session: ReplaySession): string {
   const rejected = lines.filter((l) => l.error).length;
   const notifications = lines.reduce((n, l) => n + l.notifications, 0);
   out.push(`• ${duplicates} repeated deliver${duplicates === 1 ? 'y' : 'ies'} acted on no more; ${rejected} malformed event${rejected === 1 ? '' : 's'} rejected with no action; ${notifications} notifications published.`);
-  const account = session.account;
-  if (account) {
+  for (const account of session.simulated?.accounts() ?? []) {
     const stopped = [...account.ecs.tasks.values()].filter((t) => t.lastStatus === 'STOPPED').length;
     const mutations = account.calls.filter((c) => c.ok && /^(Modify|Create|Delete|Stop|Tag|Untag|Revoke|Put|Update|BatchDelete)/.test(c.operation)).length;
-    out.push(`• Simulated account ${account.accountId}: ${stopped} tasks stopped, ${mutations} successful changing calls, ${account.calls.length} calls in all.`);
+    out.push(`• Simulated account ${account.accountId} in ${account.region}: ${stopped} tasks stopped, ${mutations} successful changing calls, ${account.calls.length} calls in all.`);
   }
   out.push('', 'Replay your own events: npm run replay -- <file or folder>   (add --json for machine-readable lines)');
   return out.join('\n');

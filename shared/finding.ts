@@ -33,7 +33,8 @@ export interface RuntimeIndicators {
 
 export interface Finding {
   kind: 'runtime';
-  source: 'guardduty';
+  /** `runbook`: a person asked for the response; the finding is their request. */
+  source: 'guardduty' | 'runbook';
   /** Idempotency key: GuardDuty keeps the id across re-publications. */
   id: string;
   type: string;

@@ -75,9 +75,8 @@ function summarise(finding: Finding) {
   return { id: finding.id, type: finding.type, severity: finding.severity };
 }
 
-/** The one path for a GuardDuty Runtime Monitoring finding: parse, decide, claim, gather, apply, record, notify. */
+/** The one path for a GuardDuty Runtime Monitoring finding: parse, decide, then `respond`. */
 export async function respondToRuntimeFinding(event: unknown, deps: PipelineDeps, requestedBy = AUTOMATION): Promise<EventResult> {
-  const now = deps.now ?? (() => new Date());
   let finding: Finding;
   try {
     finding = normaliseGuardDutyFinding(event);
@@ -86,11 +85,32 @@ export async function respondToRuntimeFinding(event: unknown, deps: PipelineDeps
     await deps.ledger.rejectEvent(eventId(event), error.message, event);
     return { finding: null, decision: null, actions: [], notifications: 0, error: error.message };
   }
-
   const result = decide(finding, deps.policy, deps.config, isMutating);
   if (!result.act) return { finding: summarise(finding), decision: null, actions: [], notifications: 0, ignored: result.reason };
-  const { decision } = result;
-  const ledgerId = `guardduty:${finding.id}`;
+  return respond({
+    finding,
+    decision: result.decision,
+    rawEvent: event,
+    ledgerId: `guardduty:${finding.id}`,
+    requestedBy,
+    reason: `GuardDuty ${finding.type} (severity ${finding.severity})`,
+  }, deps);
+}
+
+export interface ResponseRequest {
+  finding: Finding;
+  decision: Decision;
+  rawEvent: unknown;
+  ledgerId: string;
+  requestedBy: string;
+  reason: string;
+  ticket?: string;
+}
+
+/** Claim, gather, apply (or describe, in observe mode), record, notify. Automation and people both come through here. */
+export async function respond(request: ResponseRequest, deps: PipelineDeps): Promise<EventResult> {
+  const now = deps.now ?? (() => new Date());
+  const { finding, decision, ledgerId, requestedBy } = request;
   const claim = await deps.ledger.claim({ ledgerId, severity: finding.severity, count: finding.count, mode: decision.mode });
   const summary = { finding: summarise(finding), decision: { policyRule: decision.policyRule, mode: decision.mode } };
   if (!claim.claimed) {
@@ -99,13 +119,7 @@ export async function respondToRuntimeFinding(event: unknown, deps: PipelineDeps
 
   try {
     const task = await readTaskState(deps.clients, finding.task);
-    const audit: Audit = {
-      ledgerId,
-      policyRule: decision.policyRule,
-      mode: decision.mode,
-      requestedBy,
-      reason: `GuardDuty ${finding.type} (severity ${finding.severity})`,
-    };
+    const audit: Audit = { ledgerId, policyRule: decision.policyRule, mode: decision.mode, requestedBy, reason: request.reason, ticket: request.ticket };
     const outcomes: ActionOutcome[] = [];
     const runtime: ActionRuntime = {
       clients: deps.clients,
@@ -113,10 +127,8 @@ export async function respondToRuntimeFinding(event: unknown, deps: PipelineDeps
       config: deps.config,
       audit,
       publishNotification: () =>
-        publishNotification(
-          deps.clients,
-          deps.config.topicArn,
-          buildRuntimeNotification({
+        publishNotification(deps.clients, deps.config.topicArn, {
+          ...buildRuntimeNotification({
             finding,
             decision,
             outcomes,
@@ -127,9 +139,10 @@ export async function respondToRuntimeFinding(event: unknown, deps: PipelineDeps
             at: now(),
             notes: task.found ? [] : ['DescribeTasks did not find the task: it has already stopped and been cleaned up.'],
           }),
-        ),
+          ...(finding.source === 'runbook' ? { kind: 'runbook' as const, reason: request.reason, ticket: request.ticket } : {}),
+        }),
     };
-    await runSteps(decision, { finding, task, rawEvent: event }, runtime, outcomes);
+    await runSteps(decision, { finding, task, rawEvent: request.rawEvent }, runtime, outcomes);
     const containment = containmentOf(decision, outcomes);
     await deps.ledger.finishClaim(ledgerId, containment.state);
     return {

@@ -9,8 +9,16 @@ import type { Policy } from '../shared/policy/policy';
 import { SimulatedAccount } from './account';
 
 export interface SimulatedDeployment {
+  /** The home region's account. */
   account: SimulatedAccount;
   deps: PipelineDeps;
+  /**
+   * The same account in another region: the responder is deployed per region (GuardDuty findings and EventBridge
+   * rules are regional), so each region gets its own simulated resources, bucket and topic; the ledger is shared.
+   */
+  inRegion(region: string): { account: SimulatedAccount; deps: PipelineDeps };
+  /** Every regional account created so far, home first. */
+  accounts(): SimulatedAccount[];
   /** The ledger table's real DynamoDB API (dynalite on loopback). */
   dynamo: DynamoDBClient;
   close(): Promise<void>;
@@ -40,25 +48,34 @@ export async function startSimulatedDeployment(options: DeploymentOptions): Prom
   const tableName = 'ecs-threat-responder-simulated-ledger';
   await dynamo.send(new CreateTableCommand(ledgerTableDefinition(tableName)));
 
-  const evidenceBucket = 'ecs-threat-responder-simulated-evidence';
-  account.createBucket(evidenceBucket);
-  const topicArn = account.createTopic('ecs-threat-responder-simulated-notifications');
-  const config: ResponderConfig = {
-    stage: 'simulated',
-    tableName,
-    evidenceBucket,
-    topicArn,
-    quarantineSecurityGroups: {},
-    protectedClusters: [],
-    defaultMode: 'enforce',
-    forceObserve: false,
-    ...options.config,
-  };
   const doc = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
+  const ledger = new Ledger(doc, tableName, options.now);
+  const regions = new Map<string, { account: SimulatedAccount; deps: PipelineDeps }>();
+  const deploy = (regional: SimulatedAccount) => {
+    const evidenceBucket = `ecs-threat-responder-simulated-evidence-${regional.region}`;
+    regional.createBucket(evidenceBucket);
+    const config: ResponderConfig = {
+      stage: 'simulated',
+      tableName,
+      evidenceBucket,
+      topicArn: regional.createTopic('ecs-threat-responder-simulated-notifications'),
+      quarantineSecurityGroups: {},
+      protectedClusters: [],
+      defaultMode: 'enforce',
+      forceObserve: false,
+      ...options.config,
+    };
+    const entry = { account: regional, deps: { clients: regional.clients(), ledger, policy: options.policy, config, now: options.now } };
+    regions.set(regional.region, entry);
+    return entry;
+  };
+  const home = deploy(account);
   return {
     account,
     dynamo,
-    deps: { clients: account.clients(), ledger: new Ledger(doc, tableName, options.now), policy: options.policy, config, now: options.now },
+    deps: home.deps,
+    inRegion: (region) => regions.get(region) ?? deploy(new SimulatedAccount({ accountId: account.accountId, region, now: options.now })),
+    accounts: () => [...regions.values()].map((r) => r.account),
     async close() {
       dynamo.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
