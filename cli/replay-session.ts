@@ -7,6 +7,7 @@ import { createAwsClients } from '../shared/aws/clients';
 import { configFromEnvironment } from '../shared/config';
 import { ENTRY_POINTS } from '../shared/entry-points';
 import { Ledger } from '../shared/ledger';
+import { isRunbookPayload } from '../shared/runbook';
 import type { EventResult, PipelineDeps } from '../shared/pipeline';
 import { loadPolicyFile } from '../shared/policy/policy';
 import type { SimulatedAccount } from '../sim/account';
@@ -98,7 +99,8 @@ export class ReplaySession {
   }
 
   private async handle(label: string, event: unknown, seed = false): Promise<ReplayLine> {
-    const rule = routeEvent(event, this.routes);
+    // A runbook payload is not an EventBridge event: it goes to the runbook function, as `osls invoke -f runbook` would.
+    const rule = isRunbookPayload(event) ? 'runbook' : routeEvent(event, this.routes);
     if (!rule) return { event: label, rule: null, finding: null, decision: null, actions: [], notifications: 0, ignored: 'no EventBridge rule in serverless.yml matches this event' };
     const entry = ENTRY_POINTS[rule];
     if (!entry) throw new Error(`serverless.yml routes to ${rule}, which has no entry point`);

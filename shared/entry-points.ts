@@ -1,4 +1,5 @@
 import { respondToRuntimeFinding, type EventResult, type PipelineDeps } from './pipeline';
+import { runRunbook } from './runbook';
 import { cleanUpStoppedTask } from './task-stopped';
 
 export type EntryPoint = (event: unknown, deps: PipelineDeps, requestedBy?: string) => Promise<EventResult>;
@@ -7,4 +8,5 @@ export type EntryPoint = (event: unknown, deps: PipelineDeps, requestedBy?: stri
 export const ENTRY_POINTS: Record<string, EntryPoint> = {
   runtimeFinding: respondToRuntimeFinding,
   taskStopped: cleanUpStoppedTask,
+  runbook: runRunbook,
 };

@@ -51,3 +51,44 @@ export interface Finding {
   count: number;
   updatedAt: string;
 }
+
+/** Severity labels image scanners use: ECR basic scanning and Inspector add INFORMATIONAL, UNDEFINED and UNTRIAGED. */
+export const IMAGE_SEVERITY_LABELS = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'INFORMATIONAL', 'UNDEFINED', 'UNTRIAGED'] as const;
+export type ImageSeverityLabel = (typeof IMAGE_SEVERITY_LABELS)[number];
+
+/** One CVE in one package (Inspector gives these; ECR basic scan events give counts only). */
+export interface ImageVulnerability {
+  id: string;
+  severity?: string;
+  package?: string;
+  fixedVersion?: string;
+  exploitAvailable?: boolean;
+  fixAvailable?: boolean;
+  epss?: number;
+}
+
+/**
+ * A scan result for one image digest, from ECR basic scanning (`ECR Image Scan`) or Inspector (`Inspector2 Finding`,
+ * `Inspector2 Scan`). Kept apart from `Finding`: the runtime path depends on that one's task-shaped fields.
+ */
+export interface ImageFinding {
+  kind: 'image';
+  source: 'ecr-scan' | 'inspector-finding' | 'inspector-scan';
+  /** The event id, or the Inspector finding ARN. */
+  id: string;
+  account: string;
+  region: string;
+  repository: string;
+  digest: string;
+  tags: string[];
+  /** ECR scan-status, Inspector scan-status, or Inspector finding status (ACTIVE, CLOSED, SUPPRESSED). */
+  status: string;
+  /** Only a completed scan or an ACTIVE finding may lead to a change; everything else is recorded and reported. */
+  actionable: boolean;
+  /** Counts by severity label; for an Inspector finding, the one CVE's severity counted once. */
+  severityCounts: Partial<Record<string, number>>;
+  /** Inspector findings: the CVE(s) the event is about. */
+  vulnerabilities: ImageVulnerability[];
+  title: string;
+  observedAt: string;
+}

@@ -1,6 +1,6 @@
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Audit, Mode } from './actions/response-action';
 import type { ActionOutcome, ActionStatus } from './notification';
 
@@ -262,6 +262,26 @@ export class Ledger {
       }),
     );
     return (out.Items ?? []) as ActionRecord[];
+  }
+
+  /** Every action record since a time, newest first. A scan: fine for an on-call question, not for a hot path. */
+  async recordsSince(since: string, limit = 200): Promise<ActionRecord[]> {
+    const items: ActionRecord[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          FilterExpression: 'begins_with(sk, :prefix) AND #at >= :since',
+          ExpressionAttributeNames: { '#at': 'at' },
+          ExpressionAttributeValues: { ':prefix': 'ACTION#', ':since': since },
+          ExclusiveStartKey: start,
+        }),
+      );
+      items.push(...((out.Items ?? []) as ActionRecord[]));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return items.sort((a, b) => b.at.localeCompare(a.at)).slice(0, limit);
   }
 
   /** A malformed event is kept for inspection with the error that rejected it. DynamoDB items stop at 400 KB. */

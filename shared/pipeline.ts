@@ -12,7 +12,7 @@ import { buildRuntimeNotification, containmentOf } from './notify/build-notifica
 import { publishNotification } from './notify/publish-notification';
 import { decide, type Decision } from './policy/decide';
 import type { Policy } from './policy/policy';
-import { readTaskState } from './task-state';
+import { readTaskState, type TaskState } from './task-state';
 
 export interface PipelineDeps {
   clients: AwsClients;
@@ -105,6 +105,8 @@ export interface ResponseRequest {
   requestedBy: string;
   reason: string;
   ticket?: string;
+  /** Already read by the caller (the runbook reads it to check protection); saves a second DescribeTasks. */
+  task?: TaskState;
 }
 
 /** Claim, gather, apply (or describe, in observe mode), record, notify. Automation and people both come through here. */
@@ -118,7 +120,7 @@ export async function respond(request: ResponseRequest, deps: PipelineDeps): Pro
   }
 
   try {
-    const task = await readTaskState(deps.clients, finding.task);
+    const task = request.task ?? (await readTaskState(deps.clients, finding.task));
     const audit: Audit = { ledgerId, policyRule: decision.policyRule, mode: decision.mode, requestedBy, reason: request.reason, ticket: request.ticket };
     const outcomes: ActionOutcome[] = [];
     const runtime: ActionRuntime = {

@@ -166,7 +166,12 @@ export const isolateTask = defineAction({
     const before = record.beforeState ?? {};
     if (record.mechanism === 'security-group') {
       const eniId = String(before.networkInterfaceId);
-      await runtime.clients.ec2.send(new ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: eniId, Groups: before.groups as string[] }));
+      try {
+        await runtime.clients.ec2.send(new ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: eniId, Groups: before.groups as string[] }));
+      } catch (error) {
+        if (awsErrorCode(error) !== 'InvalidNetworkInterfaceID.NotFound') throw error;
+        return { action: ACTION, status: 'applied', mechanism: 'security-group', detail: `${eniId} no longer exists (its task or instance is gone): nothing to restore` };
+      }
       await runtime.clients.ec2.send(new DeleteTagsCommand({ Resources: [eniId], Tags: [{ Key: ORIGINAL_GROUPS_TAG }] }));
       return { action: ACTION, status: 'applied', mechanism: 'security-group', detail: `${eniId} restored to ${(before.groups as string[]).join(', ')}` };
     }

@@ -10,6 +10,7 @@ export const notify = defineAction({
   destructive: false,
   reversible: false,
   runsInObserveMode: true,
+  kinds: ['runtime', 'image'],
   describe: () => [{ action: 'notify', status: 'planned', mechanism: 'sns', detail: 'would publish the notification' }],
   apply: async (_params, _target, runtime) => [await runtime.publishNotification()],
 });

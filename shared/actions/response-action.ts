@@ -1,12 +1,15 @@
 import type { z } from 'zod';
 import type { AwsClients } from '../aws/clients';
 import type { ResponderConfig } from '../config';
-import type { Finding } from '../finding';
+import type { Finding, ImageFinding } from '../finding';
+import type { TaskUsingImage } from '../image/tasks-using-image';
 import type { Ledger, ActionRecord } from '../ledger';
 import type { ActionOutcome } from '../notification';
 import type { TaskState } from '../task-state';
 
 export type Mode = 'observe' | 'enforce';
+
+export type FindingKind = 'runtime' | 'image';
 
 /** Why and by whom an action runs; stored with every ledger record. */
 export interface Audit {
@@ -16,6 +19,14 @@ export interface Audit {
   requestedBy: string;
   reason: string;
   ticket?: string;
+}
+
+/** What an image action sees: the scan finding and the running tasks that use its digest. */
+export interface ImageActionTarget {
+  finding: ImageFinding;
+  /** Tasks running the digest, found before acting (ListTasks/DescribeTasks). */
+  tasksUsingImage: TaskUsingImage[];
+  rawEvent: unknown;
 }
 
 /** What an action sees: the finding and the read-only state gathered before planning. */
@@ -45,7 +56,7 @@ export interface IamGrant {
  * A self-describing response action (DESIGN.md): its metadata drives policy validation, the CLI, the docs table and
  * the IAM test. `describe` says what `apply` would do (observe mode); `apply` mutates, write-ahead first.
  */
-export interface ResponseAction<P = unknown> {
+export interface ResponseAction<P = unknown, T = ActionTarget> {
   name: string;
   summary: string;
   params: z.ZodType<P>;
@@ -57,12 +68,14 @@ export interface ResponseAction<P = unknown> {
   reversible: boolean;
   /** Runs for real in observe mode too (only `notify`: observe mode still tells people what would have happened). */
   runsInObserveMode?: boolean;
-  describe(params: P, target: ActionTarget, config: ResponderConfig): ActionOutcome[];
-  apply(params: P, target: ActionTarget, runtime: ActionRuntime): Promise<ActionOutcome[]>;
+  /** The finding kinds whose rules may use the action (default: runtime only; `notify` serves both). */
+  kinds?: readonly FindingKind[];
+  describe(params: P, target: T, config: ResponderConfig): ActionOutcome[];
+  apply(params: P, target: T, runtime: ActionRuntime): Promise<ActionOutcome[]>;
   undo?(record: ActionRecord, runtime: ActionRuntime): Promise<ActionOutcome>;
 }
 
 /** Lets a registry hold actions of different parameter types. */
-export function defineAction<P>(action: ResponseAction<P>): ResponseAction<P> {
+export function defineAction<P, T = ActionTarget>(action: ResponseAction<P, T>): ResponseAction<P, T> {
   return action;
 }

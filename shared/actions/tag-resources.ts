@@ -1,6 +1,7 @@
 import { CreateTagsCommand, DeleteTagsCommand } from '@aws-sdk/client-ec2';
 import { TagResourceCommand, UntagResourceCommand } from '@aws-sdk/client-ecs';
 import { z } from 'zod';
+import { awsErrorCode } from '../aws/errors';
 import type { ActionRecord } from '../ledger';
 import { defineAction, type ActionRuntime } from './response-action';
 
@@ -69,7 +70,15 @@ export const tagResources = defineAction({
   async undo(record: ActionRecord, runtime) {
     const before = record.beforeState as { taskArn: string; taskTags: TagValues; networkInterfaceId?: string; interfaceTags?: TagValues };
     await setTaskTags(runtime, before.taskArn, { ...before.taskTags, [TAG_STATE]: 'released' });
-    if (before.networkInterfaceId && before.interfaceTags) await setInterfaceTags(runtime, before.networkInterfaceId, { ...before.interfaceTags, [TAG_STATE]: 'released' });
+    if (before.networkInterfaceId && before.interfaceTags) {
+      try {
+        await setInterfaceTags(runtime, before.networkInterfaceId, { ...before.interfaceTags, [TAG_STATE]: 'released' });
+      } catch (error) {
+        // A stopped awsvpc task's interface is deleted with it: nothing left to untag.
+        if (awsErrorCode(error) !== 'InvalidNetworkInterfaceID.NotFound') throw error;
+        return { action: 'tag', status: 'applied', mechanism: 'tags', detail: `task ${TAG_STATE}=released; its interface ${before.networkInterfaceId} no longer exists` };
+      }
+    }
     return { action: 'tag', status: 'applied', mechanism: 'tags', detail: `${TAG_STATE}=released; other tags restored` };
   },
 });

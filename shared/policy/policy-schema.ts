@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SEVERITY_LABELS } from '../finding';
+import { IMAGE_SEVERITY_LABELS, SEVERITY_LABELS } from '../finding';
 
 const Globs = z.array(z.string().min(1));
 const TagMatch = z.record(z.string(), z.string());
@@ -24,11 +24,29 @@ export const RuleSchema = z.strictObject({
       services: Globs.optional(),
       tags: TagMatch.optional(),
       samples: z.boolean().default(false),
+      // kind: image. A rule matches when every given condition holds; minCounts holds when any listed severity reaches its count.
+      minCounts: z.partialRecord(z.enum(IMAGE_SEVERITY_LABELS), z.number().int().min(1)).optional(),
+      exploitAvailable: z.boolean().optional(),
+      fixAvailable: z.boolean().optional(),
+      minEpss: z.number().min(0).max(1).optional(),
+      repositories: Globs.optional(),
+      excludeRepositories: Globs.optional(),
+      /** Scan or finding statuses the rule matches; by default only completed scans and ACTIVE findings. */
+      scanStatuses: Globs.optional(),
     })
     .default({ kind: 'runtime', samples: false }),
   mode: z.enum(['observe', 'enforce']).optional(),
   actions: z.array(ActionEntry),
 });
+
+/** A vulnerability a person accepted until a date: image rules ignore it until then (expired entries no longer apply). */
+export const AcceptedRiskSchema = z.strictObject({
+  id: z.string().min(1),
+  expires: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expires is a date: YYYY-MM-DD'),
+  reason: z.string().min(1),
+  repositories: Globs.optional(),
+});
+export type AcceptedRisk = z.infer<typeof AcceptedRiskSchema>;
 
 export const PolicySchema = z.strictObject({
   version: z.literal(1),
@@ -41,6 +59,7 @@ export const PolicySchema = z.strictObject({
     })
     .default({ clusters: [], services: [], tags: {} }),
   rules: z.array(RuleSchema).min(1),
+  acceptedRisks: z.array(AcceptedRiskSchema).default([]),
 });
 
 export type PolicyDocument = z.infer<typeof PolicySchema>;

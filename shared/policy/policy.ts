@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { actionNames, findAction } from '../actions/registry';
-import { PolicySchema, type PolicyDocument, type PolicyRuleDocument } from './policy-schema';
+import { PolicySchema, type AcceptedRisk, type PolicyDocument, type PolicyRuleDocument } from './policy-schema';
 
 export interface PolicyStep {
   action: string;
@@ -14,6 +14,8 @@ export interface Policy {
   forceObserve: boolean;
   protect: PolicyDocument['protect'];
   rules: PolicyRule[];
+  /** Vulnerabilities image rules ignore until their expiry date. */
+  acceptedRisks?: AcceptedRisk[];
 }
 
 export class PolicyError extends Error {
@@ -47,6 +49,10 @@ export function parsePolicy(text: string, source = 'policy.yml'): Policy {
       if (!action) {
         throw new PolicyError(`${where(source, ['rules', r, 'actions', a])}: unknown action "${name}" (known: ${actionNames().join(', ')})`);
       }
+      const kinds = action.kinds ?? ['runtime'];
+      if (!kinds.includes(rule.match.kind)) {
+        throw new PolicyError(`${where(source, ['rules', r, 'actions', a])}: action "${name}" does not apply to ${rule.match.kind} findings (it serves ${kinds.join(', ')})`);
+      }
       const params = action.params.safeParse(given ?? {});
       if (!params.success) {
         const issue = params.error.issues[0]!;
@@ -57,7 +63,7 @@ export function parsePolicy(text: string, source = 'policy.yml'): Policy {
     const { actions: _actions, ...rest } = rule;
     return { ...rest, steps };
   });
-  return { forceObserve: parsed.data.forceObserve, protect: parsed.data.protect, rules };
+  return { forceObserve: parsed.data.forceObserve, protect: parsed.data.protect, rules, acceptedRisks: parsed.data.acceptedRisks };
 }
 
 export function loadPolicyFile(path: string): Policy {

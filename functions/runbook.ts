@@ -1,0 +1,16 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { lambdaDeps } from '../shared/lambda-deps';
+import { runRunbook } from '../shared/runbook';
+
+const logger = new Logger();
+
+/**
+ * On-call runbook: `npx osls invoke -f runbook --data '{"runbook":"release",...}'`. Invocation is restricted by IAM.
+ * Lambda does not tell a function who invoked it, so `requestedBy` is the caller's own statement (the CLI sends its
+ * STS identity); CloudTrail's Lambda Invoke data events are the authority on who called.
+ */
+export const handler = async (payload: unknown) => {
+  const result = await runRunbook(payload, lambdaDeps());
+  logger.info('runbook', { result: { ...result, records: result.records?.length } });
+  return result;
+};

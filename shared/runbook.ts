@@ -1,0 +1,216 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { awsErrorCode, awsErrorMessage } from './aws/errors';
+import { findAction } from './actions/registry';
+import type { ActionRuntime } from './actions/response-action';
+import { InvalidEventError } from './events/invalid-event';
+import { severityLabel, type Finding } from './finding';
+import type { ActionRecord } from './ledger';
+import { NOTIFICATION_SCHEMA_ID, NOTIFICATION_SCHEMA_VERSION, type ActionOutcome, type Notification } from './notification';
+import { publishNotification } from './notify/publish-notification';
+import { respond, type EventResult, type PipelineDeps } from './pipeline';
+import { protectionReason, type Decision } from './policy/decide';
+import { readTaskState } from './task-state';
+
+export const RUNBOOK_COMMANDS = ['isolate', 'stop', 'quarantine-image', 'release', 'release-image', 'status', 'history'] as const;
+const MUTATING = new Set(['isolate', 'stop', 'quarantine-image', 'release', 'release-image']);
+const TASK_ARN = /^arn:aws[\w-]*:ecs:([\w-]+):(\d{12}):task\/([\w-]+)\/(\w+)$/;
+
+/** One payload shape for the Lambda, the CLI and replay files. */
+export const RunbookCommandSchema = z.strictObject({
+  runbook: z.enum(RUNBOOK_COMMANDS),
+  taskArn: z.string().regex(TASK_ARN, 'must be a long-format ECS task ARN (task/<cluster>/<id>)').optional(),
+  repository: z.string().min(1).optional(),
+  imageDigest: z.string().regex(/^sha256:[a-f0-9]{64}$/, 'must be sha256:<64 hex>').optional(),
+  findingId: z.string().min(1).optional(),
+  reason: z.string().optional(),
+  ticket: z.string().optional(),
+  since: z.iso.datetime({ offset: true }).optional(),
+  /** Exceed the automatic safety rails (protection): only with a reason, and recorded. */
+  force: z.boolean().default(false),
+  /** Who asks. The CLI fills it from STS; a direct Lambda invoke cannot be attributed by Lambda itself (README). */
+  requestedBy: z.string().optional(),
+  /** isolate: the ladder below the security-group swap (default: network-acl). */
+  fallback: z.array(z.enum(['network-acl', 'stop-task'])).optional(),
+  hostIsolation: z.boolean().optional(),
+});
+export type RunbookCommand = z.infer<typeof RunbookCommandSchema>;
+
+export interface RunbookResult extends EventResult {
+  records?: ActionRecord[];
+}
+
+export function isRunbookPayload(event: unknown): boolean {
+  return typeof event === 'object' && event !== null && 'runbook' in event;
+}
+
+/** Parses and checks a command: a mutating command without a reason, or without its target, does nothing. */
+export function parseRunbookCommand(payload: unknown): RunbookCommand {
+  const parsed = RunbookCommandSchema.safeParse(payload);
+  if (!parsed.success) throw InvalidEventError.fromZod(parsed.error);
+  const command = parsed.data;
+  if (MUTATING.has(command.runbook) && !command.reason?.trim()) {
+    throw new InvalidEventError('reason', `is required for ${command.runbook}: say why, it is recorded and sent with the notification`);
+  }
+  const needs = (field: keyof RunbookCommand, ok: boolean) => {
+    if (!ok) throw new InvalidEventError(String(field), `is required for ${command.runbook}`);
+  };
+  if (command.runbook === 'isolate' || command.runbook === 'stop') needs('taskArn', !!command.taskArn);
+  if (command.runbook === 'release' || command.runbook === 'status') needs('taskArn', !!(command.taskArn || command.findingId || (command.repository && command.imageDigest)));
+  if (command.runbook === 'quarantine-image' || command.runbook === 'release-image') {
+    needs('repository', !!command.repository);
+    needs('imageDigest', !!command.imageDigest);
+  }
+  return command;
+}
+
+function runbookFinding(command: RunbookCommand, taskArn: string, requestId: string): Finding {
+  const [, region, account, cluster] = TASK_ARN.exec(taskArn)!;
+  return {
+    kind: 'runtime',
+    source: 'runbook',
+    id: requestId,
+    type: `Runbook:${command.runbook}`,
+    title: `${command.runbook} requested by ${command.requestedBy ?? 'a person'}: ${command.reason ?? ''}`,
+    // A person's request carries no severity; the highest keeps a later automatic re-evaluation from re-running it.
+    severity: 10,
+    severityLabel: severityLabel(10),
+    account: account!,
+    region: region!,
+    clusterTags: {},
+    task: { arn: taskArn, clusterName: cluster!, clusterArn: taskArn.replace(/:task\/.*/, `:cluster/${cluster}`), tags: {}, containers: [] },
+    indicators: { domains: [], remoteIps: [] },
+    sample: false,
+    count: 1,
+    updatedAt: new Date().toISOString(),
+  };
+}
+
+async function containTask(command: RunbookCommand, deps: PipelineDeps, requestedBy: string): Promise<RunbookResult> {
+  const requestId = `runbook:${command.runbook}:${randomUUID()}`;
+  const finding = runbookFinding(command, command.taskArn!, requestId);
+  const task = await readTaskState(deps.clients, finding.task);
+  finding.task = { ...finding.task, service: task.service, launchType: task.launchType, tags: task.tags, containers: task.containers };
+  const notes: string[] = [];
+  const protectedBy = protectionReason(deps.policy, deps.config, finding);
+  if (protectedBy && !command.force) throw new InvalidEventError('force', `${protectedBy}; repeat with force: true and a reason to act anyway`);
+  if (protectedBy) notes.push(`Forced past protection (${protectedBy}).`);
+  const containing =
+    command.runbook === 'isolate'
+      ? { action: 'isolate-task', params: findAction('isolate-task')!.params.parse({ fallback: command.fallback ?? ['network-acl'], hostIsolation: command.hostIsolation ?? false }) }
+      : { action: 'stop-task', params: {} };
+  const observe = deps.policy.forceObserve || deps.config.forceObserve;
+  if (observe) notes.push('The global observe switch is on: nothing was changed.');
+  const decision: Decision = {
+    policyRule: `runbook:${command.runbook}`,
+    mode: observe ? 'observe' : 'enforce',
+    steps: [{ action: 'capture-evidence', params: {} }, { action: 'tag', params: {} }, containing, { action: 'notify', params: {} }],
+    notes,
+  };
+  return respond({ finding, decision, rawEvent: command, ledgerId: requestId, requestedBy, reason: command.reason!, ticket: command.ticket, task }, deps);
+}
+
+async function recordsFor(command: RunbookCommand, deps: PipelineDeps): Promise<ActionRecord[]> {
+  if (command.findingId) return deps.ledger.actionRecords(command.findingId);
+  if (command.taskArn) return deps.ledger.recordsForTarget(`task:${command.taskArn}`);
+  return deps.ledger.recordsForTarget(`image:${command.repository}@${command.imageDigest}`);
+}
+
+/** Undoes exactly what was done, newest first, from the ledger's before-states; says what cannot be undone. */
+async function release(command: RunbookCommand, deps: PipelineDeps, requestedBy: string): Promise<RunbookResult> {
+  const records = (await recordsFor(command, deps)).filter((r) => r.mode === 'enforce').sort((a, b) => b.at.localeCompare(a.at));
+  const outcomes: ActionOutcome[] = [];
+  const runtime: ActionRuntime = {
+    clients: deps.clients,
+    ledger: deps.ledger,
+    config: deps.config,
+    audit: { ledgerId: command.findingId ?? 'release', policyRule: `runbook:${command.runbook}`, mode: 'enforce', requestedBy, reason: command.reason!, ticket: command.ticket },
+    publishNotification: () => Promise.reject(new Error('release publishes its own notification')),
+  };
+  for (const record of records) {
+    const action = findAction(record.action);
+    if (record.status === 'released') {
+      outcomes.push({ action: record.action, status: 'skipped', mechanism: record.mechanism ?? undefined, detail: `already released by ${record.releasedBy} at ${record.releasedAt}` });
+      continue;
+    }
+    // `intent` means a crash may have come between write-ahead and change: undo is safe either way.
+    if (record.status !== 'applied' && record.status !== 'intent') continue;
+    if (!action?.undo) {
+      if (record.mechanism === 'stop-task') outcomes.push({ action: record.action, status: 'unsupported', mechanism: 'stop-task', detail: 'a stopped task cannot be restarted; its service has started a replacement' });
+      continue;
+    }
+    try {
+      const outcome = await action.undo(record, runtime);
+      outcomes.push(outcome);
+      if (outcome.status === 'applied') await deps.ledger.markReleased(record, { by: requestedBy, reason: command.reason!, detail: outcome.detail ?? '' });
+    } catch (error) {
+      outcomes.push({ action: record.action, status: 'failed', mechanism: record.mechanism ?? undefined, errorCode: awsErrorCode(error), detail: awsErrorMessage(error) });
+    }
+  }
+  if (outcomes.length === 0) outcomes.push({ action: 'release', status: 'skipped', detail: 'the ledger holds nothing to release for this target' });
+  const notification = releaseNotification(command, outcomes, requestedBy, records[0]?.ledgerId ?? command.findingId ?? '');
+  const notified = await publishNotification(deps.clients, deps.config.topicArn, notification);
+  return { finding: null, decision: { policyRule: `runbook:${command.runbook}`, mode: 'enforce' }, actions: [...outcomes, notified], notifications: 1, containment: 'released' };
+}
+
+function releaseNotification(command: RunbookCommand, outcomes: ActionOutcome[], requestedBy: string, ledgerId: string): Notification {
+  const target = command.taskArn ?? command.findingId ?? `${command.repository}@${command.imageDigest}`;
+  const failed = outcomes.some((o) => o.status === 'failed');
+  return {
+    schema: NOTIFICATION_SCHEMA_ID,
+    version: NOTIFICATION_SCHEMA_VERSION,
+    kind: 'runbook',
+    headline: `${failed ? 'Release INCOMPLETE' : 'Released'} by ${requestedBy}: ${target}`,
+    at: new Date().toISOString(),
+    ledgerId,
+    finding: null,
+    resource: { taskArn: command.taskArn, images: command.repository ? [`${command.repository}@${command.imageDigest}`] : [] },
+    indicators: { domains: [], remoteIps: [] },
+    decision: { policyRule: `runbook:${command.runbook}`, mode: 'enforce' },
+    containment: { state: 'released' },
+    actions: outcomes,
+    requestedBy,
+    reason: command.reason,
+    ticket: command.ticket,
+    links: [],
+    notes: outcomes.some((o) => o.mechanism === 'stop-task') ? ['A stopped task cannot be restarted.'] : [],
+  };
+}
+
+/**
+ * Runs a runbook command through the same pipeline as automation. `requestedBy` is who the entry point could
+ * establish (the CLI: the caller's STS identity); it is recorded on every ledger row and notification.
+ */
+export async function runRunbook(payload: unknown, deps: PipelineDeps, requestedBy?: string): Promise<RunbookResult> {
+  let command: RunbookCommand;
+  try {
+    command = parseRunbookCommand(payload);
+  } catch (error) {
+    if (error instanceof InvalidEventError) return { finding: null, decision: null, actions: [], notifications: 0, error: error.message };
+    throw error;
+  }
+  const who = requestedBy ?? command.requestedBy ?? 'unattributed (direct invoke)';
+  try {
+    switch (command.runbook) {
+      case 'isolate':
+      case 'stop':
+        return await containTask(command, deps, who);
+      case 'release':
+      case 'release-image':
+        return await release(command, deps, who);
+      case 'status': {
+        const records = (await recordsFor(command, deps)).sort((a, b) => a.at.localeCompare(b.at));
+        return { finding: null, decision: null, actions: [], notifications: 0, records };
+      }
+      case 'history': {
+        const since = command.since ?? new Date(Date.now() - 7 * 24 * 3600 * 1000).toISOString();
+        return { finding: null, decision: null, actions: [], notifications: 0, records: await deps.ledger.recordsSince(since) };
+      }
+      default:
+        return { finding: null, decision: null, actions: [], notifications: 0, error: `runbook: ${command.runbook} is not available yet` };
+    }
+  } catch (error) {
+    if (error instanceof InvalidEventError) return { finding: null, decision: null, actions: [], notifications: 0, error: error.message };
+    throw error;
+  }
+}
