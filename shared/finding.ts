@@ -73,7 +73,8 @@ export interface ImageVulnerability {
  */
 export interface ImageFinding {
   kind: 'image';
-  source: 'ecr-scan' | 'inspector-finding' | 'inspector-scan';
+  /** `ecr-push`: a push of an already quarantined digest, re-checked by the launch guard. */
+  source: 'ecr-scan' | 'inspector-finding' | 'inspector-scan' | 'ecr-push';
   /** The event id, or the Inspector finding ARN. */
   id: string;
   account: string;

@@ -77,6 +77,8 @@ export const NotificationSchema = z.object({
       topVulnerabilities: z.array(VulnerabilitySchema),
       tasksUsingImage: z.array(z.string()),
       scanConsoleUrl: z.string().optional(),
+      /** How the quarantine holds: `archive` (pulls fail) or `image-tags` (tags removed; pulls by digest still work). */
+      mechanism: z.string().optional(),
     })
     .optional(),
   decision: z.object({ policyRule: z.string(), mode: z.enum(['observe', 'enforce']) }).nullable(),

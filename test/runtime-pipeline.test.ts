@@ -236,22 +236,28 @@ describe('shipped events: other findings', () => {
     expect(notifications(deployment.account)[0]).toMatchObject({ containment: { state: 'contained', mechanism: 'network-acl' }, indicators: { domains: ['pool.supportxmr.com'] } });
   });
 
-  it('backdoor C&C in eu-central-1 (on an account in that region) → contained', async () => {
+  it('backdoor C&C in eu-central-1 → handled by the eu-central-1 stack, contained', async () => {
     const event = loadEvent('gd-ecs-fargate-backdoor-c2-dns.json');
-    await start({ account: new SimulatedAccount({ accountId: '111122223333', region: 'eu-central-1' }) });
-    deployment.account.seedFromEvent(event);
-    const net = taskNetwork(deployment.account, taskArnOf(event));
-    const result = await respondToRuntimeFinding(event, deployment.deps);
+    await start();
+    // The responder is deployed per region: the simulated deployment gives the same account in eu-central-1.
+    const eu = deployment.inRegion('eu-central-1');
+    eu.account.seedFromEvent(event);
+    const net = taskNetwork(eu.account, taskArnOf(event));
+    const result = await respondToRuntimeFinding(event, eu.deps);
     expect(result.decision).toEqual({ policyRule: 'unmistakable-threats', mode: 'enforce' });
     expect(result.containment).toBe('contained (network-acl)');
-    expect(denyEntriesFor(deployment.account, net.subnetId, `${net.ip}/32`)).toHaveLength(2);
-    const task = deployment.account.ecs.tasks.get(taskArnOf(event))!;
+    expect(denyEntriesFor(eu.account, net.subnetId, `${net.ip}/32`)).toHaveLength(2);
+    const task = eu.account.ecs.tasks.get(taskArnOf(event))!;
     expect(task.lastStatus).toBe('STOPPED');
     expect(task.stoppedReason).toContain(event.detail.id);
-    const [message] = notifications(deployment.account);
-    expect(message).toMatchObject({ finding: { region: 'eu-central-1' }, containment: { state: 'contained' } });
+    expect(eu.account.s3.objects(eu.deps.config.evidenceBucket).map((o) => o.key)).toContain(`findings/${event.detail.id}/event.json`);
+    const [message] = notifications(eu.account);
+    expect(message).toMatchObject({ finding: { region: 'eu-central-1' }, containment: { state: 'contained', mechanism: 'network-acl' } });
     expect(message!.resource.images).toHaveLength(2);
-    expect(deployment.account.sns.published[0]!.topicArn).toMatch(/^arn:aws:sns:eu-central-1:/);
+    expect(eu.account.sns.published[0]!.topicArn).toMatch(/^arn:aws:sns:eu-central-1:111122223333:/);
+    // Nothing happened in the home region; the ledger is shared.
+    expect(deployment.account.calls).toEqual([]);
+    expect(await deployment.deps.ledger.getClaim(ledgerIdOf(event))).toMatchObject({ state: 'done', containment: 'contained' });
   });
 
   it('medium (NewBinaryExecuted, 5) → medium-notify: one notification, no change to anything', async () => {
@@ -447,9 +453,10 @@ describe('every event in events/guardduty through the replay CLI session', () =>
       // The stopped task's state change reaches taskStopped, which holds no NACL entry for a bridge task.
       expect(lines.find((l) => l.rule === 'taskStopped')).toMatchObject({ ignored: 'the responder holds no network-ACL entry for this task' });
     },
-    'gd-ecs-fargate-backdoor-c2-dns.json': ([line]) =>
-      // The replay session's account is us-east-1: the seeding refuses the eu-central-1 event (see the eu-central-1 test above).
-      expect(line!.error).toMatch(/the event is from account 111122223333 in eu-central-1, but this simulated account is 111122223333 in us-east-1/),
+    'gd-ecs-fargate-backdoor-c2-dns.json': (lines) => {
+      expect(lines[0]).toMatchObject({ rule: 'runtimeFinding', decision: { policyRule: 'unmistakable-threats' }, containment: 'contained (network-acl)' });
+      expect(lines.find((l) => l.rule === 'taskStopped')!.actions).toMatchObject([{ action: 'release', status: 'applied', mechanism: 'network-acl' }]);
+    },
     'gd-ecs-fargate-cryptocurrency-bitcointool-dns.json': (lines) => {
       expect(lines[0]).toMatchObject({ rule: 'runtimeFinding', decision: { policyRule: 'unmistakable-threats' }, containment: 'contained (network-acl)' });
       expect(lines.find((l) => l.rule === 'taskStopped')!.actions).toMatchObject([{ action: 'release', status: 'applied', mechanism: 'network-acl' }]);
@@ -778,25 +785,35 @@ describe('a crash between the write-ahead and the change', () => {
     expect(await ledger.getClaim(ledgerIdOf(EC2_BRIDGE))).toMatchObject({ state: 'done', deliveries: 3 });
   });
 
-  it('a NACL deny half-made (ingress in place, egress failed) is completed under the same rule numbers on redelivery', async () => {
+  it('a NACL deny half-made (ingress in place, then a crash) is completed under the same rule numbers on redelivery', async () => {
     await start({ policy: containPolicy('{ fallback: [network-acl] }', '') });
     deployment.account.seedFromEvent(REVERSE_SHELL);
     const net = taskNetwork(deployment.account, REVERSE_SHELL_TASK);
+    const ledger = deployment.deps.ledger;
+    // The egress entry fails (5xx through every SDK attempt) and the ledger cannot record it either: the invocation
+    // fails with the ingress entry made and the write-ahead intent stored.
     deployment.account.faults.inject({ service: 'ec2', operation: 'CreateNetworkAclEntry', error: 'server', afterCalls: 1, times: 3 });
-    const first = await respondToRuntimeFinding(REVERSE_SHELL, deployment.deps);
-    expect(first.actions.find((a) => a.mechanism === 'network-acl')).toMatchObject({ status: 'failed' });
+    const recordOutcome = ledger.recordOutcome.bind(ledger);
+    ledger.recordOutcome = async (audit, step, outcome, target) => {
+      if (step === 'isolate-task:network-acl' || step === 'isolate-task') throw new Error('ProvisionedThroughputExceededException (simulated)');
+      return recordOutcome(audit, step, outcome, target);
+    };
+    await expect(respondToRuntimeFinding(REVERSE_SHELL, deployment.deps)).rejects.toThrow(/ProvisionedThroughputExceeded/);
+    ledger.recordOutcome = recordOutcome;
     expect(denyEntriesFor(deployment.account, net.subnetId, `${net.ip}/32`).map((e) => [e.egress, e.ruleNumber])).toEqual([[false, 1]]);
+    expect(await ledgerRecord(ledger, ledgerIdOf(REVERSE_SHELL), 'isolate-task:network-acl')).toMatchObject({ status: 'intent', beforeState: { ingressRule: 1, egressRule: 1 } });
 
-    // The platform retries (the claim is released as after an unexpected error).
-    await deployment.deps.ledger.abandonClaim(ledgerIdOf(REVERSE_SHELL));
+    // Lambda's retry: the pipeline abandoned the claim, so the redelivery takes it at once.
     const retry = await respondToRuntimeFinding(REVERSE_SHELL, deployment.deps);
     expect(retry.actions.find((a) => a.mechanism === 'network-acl')).toMatchObject({ status: 'applied' });
+    // Not a second ingress entry at rule 2: the write-ahead plan (rule 1 both ways) is reused and rule 1 recognised as ours.
     expect(denyEntriesFor(deployment.account, net.subnetId, `${net.ip}/32`).map((e) => [e.egress, e.ruleNumber])).toEqual([
       [false, 1],
       [true, 1],
     ]);
-    const record = await ledgerRecord(deployment.deps.ledger, ledgerIdOf(REVERSE_SHELL), 'isolate-task:network-acl');
+    const record = await ledgerRecord(ledger, ledgerIdOf(REVERSE_SHELL), 'isolate-task:network-acl');
     expect(record).toMatchObject({ status: 'applied', beforeState: { ingressRule: 1, egressRule: 1, cidr: `${net.ip}/32` } });
+    expect(await ledger.getClaim(ledgerIdOf(REVERSE_SHELL))).toMatchObject({ state: 'done', deliveries: 2 });
   });
 });
 

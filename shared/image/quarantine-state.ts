@@ -1,0 +1,49 @@
+import type { ActionRecord, Ledger } from '../ledger';
+import { imageLedgerId } from './image-reference';
+
+export const QUARANTINE_ACTION = 'quarantine-image';
+/** Mechanisms that hold a quarantine; a failed or refused step holds nothing. */
+const HOLDING_MECHANISMS = new Set(['archive', 'image-tags']);
+
+export type QuarantineState =
+  | { state: 'none' }
+  | { state: 'enforced' | 'observed'; ledgerId: string; policyRule: string; mechanism: string; reason: string; at: string };
+
+/** Cached per Lambda container for a short time: a task start emits several events, all asking the same question. */
+const POSITIVE_TTL_MS = 60_000;
+/** Kept shorter: a digest quarantined a moment ago must not slip through on a stale "clean". */
+const NEGATIVE_TTL_MS = 10_000;
+
+const caches = new WeakMap<Ledger, Map<string, { state: QuarantineState; until: number }>>();
+
+function cacheOf(ledger: Ledger) {
+  let cache = caches.get(ledger);
+  if (!cache) caches.set(ledger, (cache = new Map()));
+  return cache;
+}
+
+function stateOf(records: ActionRecord[]): QuarantineState {
+  const quarantine = records.filter((r) => r.action === QUARANTINE_ACTION && HOLDING_MECHANISMS.has(r.mechanism ?? ''));
+  // `intent`: a crash between write-ahead and the change; treat as held (the safe side), a retry finishes it.
+  const enforced = quarantine.find((r) => r.mode === 'enforce' && (r.status === 'applied' || r.status === 'intent' || r.status === 'skipped'));
+  const observed = quarantine.find((r) => r.status === 'planned');
+  const held = enforced ?? observed;
+  if (!held) return { state: 'none' };
+  return { state: enforced ? 'enforced' : 'observed', ledgerId: held.ledgerId, policyRule: held.policyRule, mechanism: held.mechanism ?? '', reason: held.reason, at: held.updatedAt };
+}
+
+/** Whether the ledger holds a quarantine of this digest (released ones do not count). */
+export async function quarantineStateOf(ledger: Ledger, repository: string, digest: string, now = Date.now()): Promise<QuarantineState> {
+  const key = imageLedgerId(repository, digest);
+  const cache = cacheOf(ledger);
+  const cached = cache.get(key);
+  if (cached && cached.until > now) return cached.state;
+  const state = stateOf(await ledger.recordsForTarget(key));
+  cache.set(key, { state, until: now + (state.state === 'none' ? NEGATIVE_TTL_MS : POSITIVE_TTL_MS) });
+  return state;
+}
+
+/** Called after this container quarantines or releases a digest, so its own next answer is fresh. */
+export function forgetQuarantineState(ledger: Ledger, repository: string, digest: string): void {
+  cacheOf(ledger).delete(imageLedgerId(repository, digest));
+}

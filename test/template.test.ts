@@ -1,0 +1,201 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ACTIONS } from '../shared/actions/registry';
+import { ROOT, type Json } from './helpers/deployment';
+
+/**
+ * The CloudFormation template `osls package` produces from serverless.yml + infrastructure.yml, read as deployed.
+ * Packaging runs once, without AWS credentials, into a temporary directory.
+ */
+let dir: string;
+let template: Json;
+let resources: Record<string, Json>;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'ecs-threat-responder-package-'));
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const key of Object.keys(env)) if (/^AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN|PROFILE)$/.test(key)) delete env[key];
+  const run = spawnSync('npx', ['osls', 'package', '--stage', 'test', '--package', dir], { cwd: ROOT, env, encoding: 'utf8', timeout: 170_000 });
+  if (run.status !== 0) throw new Error(`osls package failed (${run.status}):\n${run.stdout}\n${run.stderr}`);
+  template = JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'));
+  resources = template.Resources;
+}, 180_000);
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const ofType = (type: string): [string, Json][] => Object.entries(resources).filter(([, r]) => r.Type === type);
+const asList = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+
+interface Statement {
+  where: string;
+  Effect: string;
+  Action: string[];
+  Resource: Json[];
+  Condition?: Json;
+  Principal?: Json;
+  Sid?: string;
+}
+
+/** Every policy statement in the template: role policies, bucket/queue/key policies. */
+function statements(): Statement[] {
+  const out: Statement[] = [];
+  const add = (where: string, document: Json) => {
+    for (const s of asList(document?.Statement)) out.push({ ...s, where, Action: asList(s.Action), Resource: asList(s.Resource) });
+  };
+  for (const [name, r] of Object.entries(resources)) {
+    if (r.Type === 'AWS::IAM::Role') {
+      for (const p of r.Properties.Policies ?? []) add(`${name}/${p.PolicyName}`, p.PolicyDocument);
+    }
+    if (r.Type === 'AWS::KMS::Key') add(`${name}/KeyPolicy`, r.Properties.KeyPolicy);
+    if (r.Type === 'AWS::S3::BucketPolicy' || r.Type === 'AWS::SQS::QueuePolicy' || r.Type === 'AWS::SNS::TopicPolicy') add(name, r.Properties.PolicyDocument);
+  }
+  return out;
+}
+
+const READ = /^[a-z0-9-]+:(Describe|Get|List|BatchGet|Query|Scan)/;
+const isMutating = (action: string) => !READ.test(action);
+
+describe('the packaged CloudFormation template', () => {
+  it('routes GuardDuty ECS findings (numeric severity) and stopped ECS tasks through EventBridge rules with retries and a DLQ', () => {
+    const rules = ofType('AWS::Events::Rule').map(([, r]) => r.Properties);
+    expect(rules).toHaveLength(2);
+    const guardDuty = rules.find((r) => r.EventPattern.source?.includes('aws.guardduty'))!;
+    expect(guardDuty.EventPattern).toEqual({
+      source: ['aws.guardduty'],
+      'detail-type': ['GuardDuty Finding'],
+      detail: { resource: { resourceType: ['ECSCluster'] }, severity: [{ numeric: ['>=', 4] }] },
+    });
+    // A number, not the string "4": EventBridge's numeric matching needs one.
+    expect(typeof guardDuty.EventPattern.detail.severity[0].numeric[1]).toBe('number');
+    const stopped = rules.find((r) => r.EventPattern.source?.includes('aws.ecs'))!;
+    expect(stopped.EventPattern).toEqual({ source: ['aws.ecs'], 'detail-type': ['ECS Task State Change'], detail: { lastStatus: ['STOPPED'] } });
+    for (const rule of rules) {
+      expect(rule.State).toBe('ENABLED');
+      expect(rule.Targets).toHaveLength(1);
+      const [target] = rule.Targets;
+      expect(target.RetryPolicy).toEqual({ MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 10 });
+      expect(target.DeadLetterConfig).toEqual({ Arn: { 'Fn::GetAtt': ['EventDeadLetterQueue', 'Arn'] } });
+    }
+    expect(guardDuty.Targets[0].Arn).toEqual({ 'Fn::GetAtt': ['RuntimeFindingLambdaFunction', 'Arn'] });
+    expect(stopped.Targets[0].Arn).toEqual({ 'Fn::GetAtt': ['TaskStoppedLambdaFunction', 'Arn'] });
+  });
+
+  it('lets EventBridge (and only it, from this account) send to the dead-letter queue', () => {
+    const policies = ofType('AWS::SQS::QueuePolicy').map(([, r]) => r.Properties);
+    const dlq = policies.find((p) => JSON.stringify(p.Queues) === JSON.stringify([{ Ref: 'EventDeadLetterQueue' }]))!;
+    expect(dlq).toBeDefined();
+    const [statement] = dlq.PolicyDocument.Statement;
+    expect(statement).toMatchObject({
+      Effect: 'Allow',
+      Principal: { Service: 'events.amazonaws.com' },
+      Action: 'sqs:SendMessage',
+      Resource: { 'Fn::GetAtt': ['EventDeadLetterQueue', 'Arn'] },
+    });
+    expect(statement.Condition).toEqual({ StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } });
+  });
+
+  it('gives every function an on-failure destination (SQS) and runs it on nodejs22.x', () => {
+    const functions = ofType('AWS::Lambda::Function');
+    expect(functions.map(([name]) => name)).toEqual(expect.arrayContaining(['RuntimeFindingLambdaFunction', 'SlackNotifierLambdaFunction', 'TaskStoppedLambdaFunction']));
+    const configs = ofType('AWS::Lambda::EventInvokeConfig').map(([, r]) => r.Properties);
+    for (const [name, fn] of functions) {
+      expect(fn.Properties.Runtime).toBe('nodejs22.x');
+      const config = configs.find((c) => c.FunctionName?.Ref === name);
+      expect(config, `${name} has an EventInvokeConfig`).toBeDefined();
+      expect(config.DestinationConfig.OnFailure.Destination).toEqual({ 'Fn::GetAtt': ['FailedInvocationQueue', 'Arn'] });
+    }
+    expect(resources.RuntimeFindingLambdaFunction.Properties.Role).toEqual({ 'Fn::GetAtt': ['RuntimeFindingRole', 'Arn'] });
+    expect(resources.RuntimeFindingLambdaFunction.Properties.Environment.Variables).toMatchObject({ RESPONDER_DEFAULT_MODE: 'enforce', RESPONDER_FORCE_OBSERVE: 'false' });
+  });
+
+  it('keeps the ledger on-demand with point-in-time recovery, the evidence bucket versioned, KMS-encrypted and private, the topic encrypted', () => {
+    const table = resources.LedgerTable;
+    expect(table.Type).toBe('AWS::DynamoDB::Table');
+    expect(table.DeletionPolicy).toBe('Retain');
+    expect(table.Properties.BillingMode).toBe('PAY_PER_REQUEST');
+    expect(table.Properties.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+    expect(table.Properties.GlobalSecondaryIndexes.map((i: Json) => i.IndexName)).toEqual(['byTarget']);
+
+    const bucket = resources.EvidenceBucket;
+    expect(bucket.DeletionPolicy).toBe('Retain');
+    expect(bucket.Properties.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+    expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+    const [encryption] = bucket.Properties.BucketEncryption.ServerSideEncryptionConfiguration;
+    expect(encryption.ServerSideEncryptionByDefault).toEqual({ SSEAlgorithm: 'aws:kms', KMSMasterKeyID: { 'Fn::GetAtt': ['ResponderKey', 'Arn'] } });
+
+    expect(resources.NotificationTopic.Properties.KmsMasterKeyId).toEqual({ Ref: 'ResponderKey' });
+    expect(resources.ResponderKey.Properties.EnableKeyRotation).toBe(true);
+  });
+
+  it('packages policy.yml beside the runtimeFinding bundle', () => {
+    const listing = execFileSync('unzip', ['-Z1', join(dir, 'runtimeFinding.zip')], { encoding: 'utf8' }).split('\n');
+    expect(listing).toContain('policy.yml');
+    expect(listing).toContain('functions/runtimeFinding.js');
+    const packaged = execFileSync('unzip', ['-p', join(dir, 'runtimeFinding.zip'), 'policy.yml'], { encoding: 'utf8' });
+    expect(packaged).toBe(readFileSync(join(ROOT, 'policy.yml'), 'utf8'));
+  });
+});
+
+describe('IAM in the packaged template', () => {
+  it('grants no "*" or service-wide "x:*" action, except the KMS key policy statement for the account root', () => {
+    const wide = statements().filter((s) => s.Effect === 'Allow' && s.Action.some((a) => a === '*' || /^[a-z0-9-]+:\*$/.test(a)));
+    expect(wide.map((s) => `${s.where}/${s.Sid}`)).toEqual(['ResponderKey/KeyPolicy/AccountAdministers']);
+    expect(wide[0]!.Principal).toEqual({ AWS: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root' } });
+    // Service-wide actions appear otherwise only in Deny statements refusing plain HTTP (evidence and deployment buckets).
+    const denies = statements().filter((s) => s.Effect === 'Deny' && s.Action.some((a) => a.endsWith(':*') || a === '*'));
+    expect(denies.map((s) => s.where).sort()).toEqual(['EvidenceBucketPolicy', 'ServerlessDeploymentBucketPolicy']);
+    for (const deny of denies) expect(String(deny.Condition?.Bool?.['aws:SecureTransport'])).toBe('false');
+  });
+
+  it('allows no mutating action on Resource "*" without a Condition (role policies)', () => {
+    const roleStatements = statements().filter((s) => s.where.includes('Role/'));
+    expect(roleStatements.length).toBeGreaterThan(10);
+    const offenders = roleStatements.filter((s) => s.Effect === 'Allow' && s.Resource.includes('*') && !s.Condition && s.Action.some(isMutating));
+    expect(offenders.map((s) => `${s.where}/${s.Sid}: ${s.Action.filter(isMutating).join(', ')}`)).toEqual([]);
+  });
+
+  it('puts an ecs:cluster condition on every mutating ECS action', () => {
+    const ecsMutations = statements().filter((s) => s.Effect === 'Allow' && s.Action.some((a) => a.startsWith('ecs:') && isMutating(a)));
+    expect(ecsMutations.length).toBeGreaterThan(0);
+    for (const s of ecsMutations) {
+      const conditions = Object.values(s.Condition ?? {}).flatMap((c) => Object.keys(c as object));
+      expect(conditions, `${s.where}/${s.Sid}`).toContain('ecs:cluster');
+    }
+  });
+
+  it("RuntimeFindingRole grants exactly the registry's permissions plus the pipeline's reads", () => {
+    const infrastructure = /^(logs|sqs|kms|dynamodb):/;
+    const granted = new Set(
+      statements()
+        .filter((s) => s.where.startsWith('RuntimeFindingRole/') && s.Effect === 'Allow')
+        .flatMap((s) => s.Action)
+        .filter((a) => !infrastructure.test(a)),
+    );
+    const reads = [
+      'ecs:DescribeTasks',
+      'ecs:DescribeTaskDefinition',
+      'ecs:DescribeContainerInstances',
+      'ec2:DescribeNetworkInterfaces',
+      'ec2:DescribeInstances',
+      'ec2:DescribeSecurityGroups',
+      'ec2:DescribeNetworkAcls',
+    ];
+    const needed = new Set([...ACTIONS.flatMap((a) => a.permissions.flatMap((p) => p.actions)), ...reads]);
+    const extra = [...granted].filter((a) => !needed.has(a)).sort();
+    const missing = [...needed].filter((a) => !granted.has(a)).sort();
+    expect({ extra, missing }).toEqual({ extra: [], missing: [] });
+  });
+
+  it('TaskStoppedRole can only read network ACLs and delete entries (plus its ledger, logs and failure queue)', () => {
+    const granted = statements()
+      .filter((s) => s.where.startsWith('TaskStoppedRole/') && s.Effect === 'Allow')
+      .flatMap((s) => s.Action)
+      .sort();
+    expect(granted).toEqual(['dynamodb:Query', 'dynamodb:UpdateItem', 'ec2:DeleteNetworkAclEntry', 'ec2:DescribeNetworkAcls', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage']);
+  });
+});
