@@ -1,0 +1,231 @@
+import {
+  BatchDeleteImageCommand,
+  BatchGetImageCommand,
+  DescribeImagesCommand,
+  PutImageCommand,
+  UpdateImageStorageClassCommand,
+  type ImageDetail,
+} from '@aws-sdk/client-ecr';
+import { z } from 'zod';
+import { awsErrorCode, awsErrorMessage, isRefusal } from '../aws/errors';
+import { imageLedgerId } from '../image/image-reference';
+import { forgetQuarantineState, QUARANTINE_ACTION } from '../image/quarantine-state';
+import type { ActionRecord } from '../ledger';
+import type { ActionOutcome } from '../notification';
+import { readTaskState } from '../task-state';
+import { defineAction, type ActionRuntime, type ImageActionTarget } from './response-action';
+import { stopTaskOnce } from './stop-task';
+
+const ACTION = QUARANTINE_ACTION;
+
+const Params = z.strictObject({
+  /** Also stop the tasks running the digest now (a service task's replacement then fails to pull the archived image). */
+  stopRunningTasks: z.boolean().default(false),
+  /** When archiving is refused or unavailable: keep only a quarantine tag. Pulls by digest still work then. */
+  tagFallback: z.boolean().default(true),
+});
+type Params = z.infer<typeof Params>;
+
+export interface ImageBeforeState extends Record<string, unknown> {
+  repository: string;
+  digest: string;
+  /** `ACTIVE` (standard storage) or `ARCHIVED`, as ECR reported it before the responder acted. */
+  imageStatus: string;
+  tags: string[];
+  quarantineTag?: string;
+}
+
+/** One tag per digest, so two quarantined images in a repository never take each other's tag. */
+export function quarantineTagFor(digest: string): string {
+  return `quarantined-${digest.replace(/^sha256:/, '').slice(0, 12)}`;
+}
+
+type Image = { repository: string; digest: string };
+
+async function describeImage(runtime: ActionRuntime, image: Image): Promise<ImageDetail | undefined> {
+  try {
+    const out = await runtime.clients.ecr.send(new DescribeImagesCommand({ repositoryName: image.repository, imageIds: [{ imageDigest: image.digest }] }));
+    return out.imageDetails?.[0];
+  } catch (error) {
+    if (awsErrorCode(error) === 'ImageNotFoundException') return undefined;
+    throw error;
+  }
+}
+
+function failure(mechanism: string, error: unknown, target: string): ActionOutcome {
+  const refused = isRefusal(error);
+  return {
+    action: ACTION,
+    status: refused ? 'unsupported' : 'failed',
+    mechanism,
+    errorCode: awsErrorCode(error),
+    detail: `${refused ? 'AWS refused' : 'failed'}: ${awsErrorCode(error)}: ${awsErrorMessage(error)}`,
+    target,
+  };
+}
+
+async function archive(runtime: ActionRuntime, image: Image, detail: ImageDetail): Promise<ActionOutcome> {
+  const step = `${ACTION}:archive`;
+  const target = imageLedgerId(image.repository, image.digest);
+  await runtime.ledger.writeAhead(runtime.audit, {
+    step,
+    action: ACTION,
+    mechanism: 'archive',
+    target,
+    beforeState: { ...image, imageStatus: detail.imageStatus ?? 'ACTIVE', tags: detail.imageTags ?? [] } satisfies ImageBeforeState,
+  });
+  let outcome: ActionOutcome;
+  if (detail.imageStatus === 'ARCHIVED') {
+    outcome = { action: ACTION, status: 'skipped', mechanism: 'archive', detail: 'already archived: pulls of this digest fail', target };
+  } else {
+    try {
+      await runtime.clients.ecr.send(
+        new UpdateImageStorageClassCommand({ repositoryName: image.repository, imageId: { imageDigest: image.digest }, targetStorageClass: 'ARCHIVE' }),
+      );
+      outcome = {
+        action: ACTION,
+        status: 'applied',
+        mechanism: 'archive',
+        detail: 'archived: pulls of this digest now fail, so ECS cannot start a task from it; the image stays as evidence (restorable)',
+        target,
+      };
+    } catch (error) {
+      outcome = failure('archive', error, target);
+    }
+  }
+  await runtime.ledger.recordOutcome(runtime.audit, step, outcome, target);
+  return outcome;
+}
+
+/** The fallback: add the quarantine tag first, then remove every other tag (removing the last tag would delete the image). */
+async function keepOnlyQuarantineTag(runtime: ActionRuntime, image: Image, detail: ImageDetail): Promise<ActionOutcome> {
+  const step = `${ACTION}:tags`;
+  const target = imageLedgerId(image.repository, image.digest);
+  const quarantineTag = quarantineTagFor(image.digest);
+  try {
+    const tags = detail.imageTags ?? [];
+    await runtime.ledger.writeAhead(runtime.audit, {
+      step,
+      action: ACTION,
+      mechanism: 'image-tags',
+      target,
+      beforeState: { ...image, imageStatus: detail.imageStatus ?? 'ACTIVE', tags, quarantineTag } satisfies ImageBeforeState,
+    });
+    if (!tags.includes(quarantineTag)) await putTag(runtime, image, quarantineTag);
+    const others = tags.filter((t) => t !== quarantineTag);
+    if (others.length) {
+      await runtime.clients.ecr.send(new BatchDeleteImageCommand({ repositoryName: image.repository, imageIds: others.map((imageTag) => ({ imageTag })) }));
+    }
+    const outcome: ActionOutcome = {
+      action: ACTION,
+      status: 'applied',
+      mechanism: 'image-tags',
+      detail: `tagged ${quarantineTag}${others.length ? ` and removed ${others.join(', ')} (kept in the ledger)` : ''}. Pulls by digest still work: the launch guard stops tasks that start from it`,
+      target,
+    };
+    await runtime.ledger.recordOutcome(runtime.audit, step, outcome, target);
+    return outcome;
+  } catch (error) {
+    const outcome = failure('image-tags', error, target);
+    await runtime.ledger.recordOutcome(runtime.audit, step, outcome, target);
+    return outcome;
+  }
+}
+
+/** Retag: the manifest from BatchGetImage, PutImage under the new tag (image-retag.html); an existing tag is success. */
+async function putTag(runtime: ActionRuntime, image: Image, tag: string): Promise<void> {
+  const got = await runtime.clients.ecr.send(new BatchGetImageCommand({ repositoryName: image.repository, imageIds: [{ imageDigest: image.digest }] }));
+  const found = got.images?.[0];
+  if (!found?.imageManifest) throw new Error(`BatchGetImage returned no manifest for ${image.digest}: ${got.failures?.[0]?.failureReason ?? 'unknown'}`);
+  try {
+    await runtime.clients.ecr.send(
+      new PutImageCommand({ repositoryName: image.repository, imageManifest: found.imageManifest, imageManifestMediaType: found.imageManifestMediaType, imageTag: tag }),
+    );
+  } catch (error) {
+    if (awsErrorCode(error) !== 'ImageAlreadyExistsException') throw error;
+  }
+}
+
+async function stopTasksUsingImage(runtime: ActionRuntime, target: ImageActionTarget): Promise<ActionOutcome[]> {
+  const outcomes: ActionOutcome[] = [];
+  for (const running of target.tasksUsingImage) {
+    const task = await readTaskState(runtime.clients, { arn: running.taskArn, clusterArn: running.clusterArn });
+    outcomes.push(await stopTaskOnce(runtime, task, `${ACTION}:stop-task:${running.taskArn.split('/').pop()}`, ACTION));
+  }
+  return outcomes;
+}
+
+async function restoreTags(runtime: ActionRuntime, before: ImageBeforeState): Promise<string> {
+  const image = { repository: before.repository, digest: before.digest };
+  const restored: string[] = [];
+  const lost: string[] = [];
+  for (const tag of before.tags.filter((t) => t !== before.quarantineTag)) {
+    try {
+      await putTag(runtime, image, tag);
+      restored.push(tag);
+    } catch (error) {
+      // An immutable repository refuses a tag that has since gone to another image.
+      lost.push(`${tag} (${awsErrorCode(error)})`);
+    }
+  }
+  if (before.quarantineTag && restored.length > 0 && !before.tags.includes(before.quarantineTag)) {
+    await runtime.clients.ecr.send(new BatchDeleteImageCommand({ repositoryName: image.repository, imageIds: [{ imageTag: before.quarantineTag }] }));
+  }
+  return `restored tags ${restored.join(', ') || '(none)'}${lost.length ? `; could not restore ${lost.join(', ')}` : ''}`;
+}
+
+export const quarantineImage = defineAction<Params, ImageActionTarget>({
+  name: ACTION,
+  summary:
+    'Archive the image digest (UpdateImageStorageClass ARCHIVE: pulls fail, the image stays as evidence); if archiving is refused, keep only a quarantine tag. Idempotent per repository and digest; optionally stops the tasks running it.',
+  params: Params,
+  permissions: [
+    { actions: ['ecr:DescribeImages', 'ecr:BatchGetImage', 'ecr:UpdateImageStorageClass', 'ecr:PutImage', 'ecr:BatchDeleteImage'], scope: 'ecr-repository' },
+    { actions: ['ecs:ListClusters', 'ecs:ListTasks', 'ecs:DescribeTasks', 'ecs:DescribeTaskDefinition'], scope: 'read-only' },
+    { actions: ['ecs:StopTask'], scope: 'ecs-task-in-cluster' },
+  ],
+  mutating: true,
+  destructive: true,
+  reversible: true,
+  kinds: ['image'],
+  describe: (params, { finding, tasksUsingImage }) => [
+    {
+      action: ACTION,
+      status: 'planned',
+      mechanism: 'archive',
+      detail: `would archive ${finding.repository}@${finding.digest}${params.tagFallback ? `, or if refused keep only the tag ${quarantineTagFor(finding.digest)}` : ''}`,
+    },
+    ...(params.stopRunningTasks
+      ? tasksUsingImage.map((t): ActionOutcome => ({ action: ACTION, status: 'planned', mechanism: 'stop-task', detail: `would stop ${t.taskArn}`, target: `task:${t.taskArn}` }))
+      : []),
+  ],
+  async apply(params, target, runtime) {
+    const image = { repository: target.finding.repository, digest: target.finding.digest };
+    const detail = await describeImage(runtime, image);
+    if (!detail) return [{ action: ACTION, status: 'skipped', detail: 'image not found in ECR (deleted): nothing to quarantine' }];
+    const outcomes = [await archive(runtime, image, detail)];
+    if (outcomes[0]!.status !== 'applied' && outcomes[0]!.status !== 'skipped' && params.tagFallback) {
+      outcomes.push(await keepOnlyQuarantineTag(runtime, image, detail));
+    }
+    forgetQuarantineState(runtime.ledger, image.repository, image.digest);
+    if (params.stopRunningTasks) outcomes.push(...(await stopTasksUsingImage(runtime, target)));
+    return outcomes;
+  },
+  async undo(record: ActionRecord, runtime): Promise<ActionOutcome> {
+    const before = record.beforeState as ImageBeforeState | undefined;
+    if (!before || (record.mechanism !== 'archive' && record.mechanism !== 'image-tags')) {
+      return { action: ACTION, status: 'unsupported', mechanism: record.mechanism, detail: 'a stopped task cannot be restarted' };
+    }
+    forgetQuarantineState(runtime.ledger, before.repository, before.digest);
+    if (record.mechanism === 'image-tags') {
+      return { action: ACTION, status: 'applied', mechanism: 'image-tags', detail: await restoreTags(runtime, before) };
+    }
+    if (before.imageStatus === 'ARCHIVED') {
+      return { action: ACTION, status: 'skipped', mechanism: 'archive', detail: 'the image was archived before the responder acted: left archived' };
+    }
+    const out = await runtime.clients.ecr.send(
+      new UpdateImageStorageClassCommand({ repositoryName: before.repository, imageId: { imageDigest: before.digest }, targetStorageClass: 'STANDARD' }),
+    );
+    return { action: ACTION, status: 'applied', mechanism: 'archive', detail: `restored to standard storage (${out.imageStatus ?? 'ACTIVATING'}); pulls work again once ECR finishes` };
+  },
+});

@@ -1,0 +1,197 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ReplaySession } from '../cli/replay-session';
+import type { ActionRecord } from '../shared/ledger';
+import { runRunbook } from '../shared/runbook';
+import type { SimulatedDeployment } from '../sim/deployment';
+import { ROOT, loadEvent, mutatingCalls, policyFrom, seedAndRespond, startDeployment, type Json } from './helpers/deployment';
+
+const REVERSE_SHELL = 'gd-ecs-fargate-reverse-shell.json';
+const BRIDGE_TASK = 'gd-ecs-ec2-bridge-reverse-shell.json';
+
+/** Isolation only, so the task keeps running and there is something to release. */
+const isolateOnlyPolicy = policyFrom(`
+version: 1
+rules:
+  - name: isolate-only
+    match: { severity: [MEDIUM, HIGH, CRITICAL] }
+    actions:
+      - capture-evidence
+      - tag
+      - isolate-task: { fallback: [network-acl] }
+      - notify
+`);
+
+let deployment: SimulatedDeployment | undefined;
+afterEach(async () => {
+  await deployment?.close();
+  deployment = undefined;
+});
+
+function taskArnOf(event: Json): string {
+  return event.detail.resource.ecsClusterDetails.taskDetails.arn as string;
+}
+
+function aclSnapshot(d: SimulatedDeployment) {
+  return JSON.stringify([...d.account.ec2.networkAcls.values()].map((acl) => acl.entries));
+}
+
+describe('runbook commands', () => {
+  it('refuses a mutating command without a reason, naming the field, and changes nothing', async () => {
+    deployment = await startDeployment();
+    const event = loadEvent(REVERSE_SHELL);
+    deployment.account.seedFromEvent(event);
+    const before = deployment.account.calls.length;
+    for (const reason of [undefined, '', '   ']) {
+      const result = await runRunbook({ runbook: 'isolate', taskArn: taskArnOf(event), reason }, deployment.deps, 'arn:aws:iam::111122223333:user/oncall');
+      expect(result.error).toMatch(/^reason: is required for isolate/);
+      expect(result.actions).toEqual([]);
+    }
+    expect(mutatingCalls(deployment.account, before)).toEqual([]);
+  });
+
+  it('rejects a bad target with the field named', async () => {
+    deployment = await startDeployment();
+    const result = await runRunbook({ runbook: 'stop', taskArn: 'not-an-arn', reason: 'x' }, deployment.deps);
+    expect(result.error).toMatch(/^taskArn: must be a long-format ECS task ARN/);
+  });
+
+  it('isolates an EC2 bridge-mode task by host swap and release restores the exact groups', async () => {
+    deployment = await startDeployment({ policy: isolateOnlyPolicy });
+    const event = loadEvent(BRIDGE_TASK);
+    deployment.account.seedFromEvent(event);
+    const taskArn = taskArnOf(event);
+    const instanceEni = [...deployment.account.ec2.networkInterfaces.values()].find((eni) => !eni.requesterManaged && eni.attachment?.instanceId);
+    expect(instanceEni).toBeDefined();
+    const originalGroups = [...instanceEni!.groupIds];
+
+    const isolated = await runRunbook({ runbook: 'isolate', taskArn, reason: 'crypto miner seen by SRE', hostIsolation: true, ticket: 'INC-7' }, deployment.deps, 'arn:aws:iam::111122223333:user/alice');
+    expect(isolated.error).toBeUndefined();
+    expect(isolated.containment).toBe('contained (security-group)');
+    const quarantined = deployment.account.ec2.networkInterfaces.get(instanceEni!.networkInterfaceId)!;
+    expect(quarantined.groupIds).toHaveLength(1);
+    expect(quarantined.groupIds).not.toEqual(originalGroups);
+    expect(quarantined.tags['responder:original-groups']).toBe(originalGroups.join(','));
+
+    const notification = JSON.parse(deployment.account.sns.published.at(-1)!.message as string) as Json;
+    expect(notification).toMatchObject({ kind: 'runbook', requestedBy: 'arn:aws:iam::111122223333:user/alice', reason: 'crypto miner seen by SRE', ticket: 'INC-7' });
+
+    const released = await runRunbook({ runbook: 'release', taskArn, reason: 'false positive: mining benchmark' }, deployment.deps, 'arn:aws:iam::111122223333:user/bob');
+    expect(released.actions.filter((a) => a.status === 'failed')).toEqual([]);
+    const restored = deployment.account.ec2.networkInterfaces.get(instanceEni!.networkInterfaceId)!;
+    expect(restored.groupIds).toEqual(originalGroups);
+    expect(restored.tags['responder:original-groups']).toBeUndefined();
+    expect(restored.tags['responder:state']).toBe('released');
+
+    const records = await deployment.deps.ledger.recordsForTarget(`task:${taskArn}`);
+    const swap = records.find((r) => r.mechanism === 'security-group')!;
+    expect(swap).toMatchObject({ status: 'released', releasedBy: 'arn:aws:iam::111122223333:user/bob', releaseReason: 'false positive: mining benchmark', requestedBy: 'arn:aws:iam::111122223333:user/alice' });
+    const releaseNote = JSON.parse(deployment.account.sns.published.at(-1)!.message as string) as Json;
+    expect(releaseNote).toMatchObject({ kind: 'runbook', containment: { state: 'released' }, requestedBy: 'arn:aws:iam::111122223333:user/bob' });
+  });
+
+  it('release after an automatic NACL containment removes exactly the entries that were added', async () => {
+    deployment = await startDeployment({ policy: isolateOnlyPolicy });
+    const event = loadEvent(REVERSE_SHELL);
+    deployment.account.seedFromEvent(event);
+    const before = aclSnapshot(deployment);
+    const contained = await seedAndRespond(deployment, event);
+    expect(contained.containment).toBe('contained (network-acl)');
+    expect(aclSnapshot(deployment)).not.toBe(before);
+
+    const released = await runRunbook({ runbook: 'release', findingId: `guardduty:${event.detail.id}`, reason: 'load test' }, deployment.deps, 'oncall');
+    expect(released.actions.map((a) => [a.action, a.mechanism, a.status])).toEqual(
+      expect.arrayContaining([
+        ['isolate-task', 'network-acl', 'applied'],
+        ['tag', 'tags', 'applied'],
+      ]),
+    );
+    expect(aclSnapshot(deployment)).toBe(before);
+
+    // A second release is a no-op that says so.
+    const again = await runRunbook({ runbook: 'release', findingId: `guardduty:${event.detail.id}`, reason: 'load test' }, deployment.deps, 'oncall');
+    expect(again.actions.filter((a) => a.action !== 'notify').every((a) => a.status === 'skipped' && /already released/.test(a.detail ?? ''))).toBe(true);
+    expect(aclSnapshot(deployment)).toBe(before);
+  });
+
+  it('release after a stop says the task cannot be restarted and releases the rest', async () => {
+    deployment = await startDeployment();
+    const event = loadEvent(REVERSE_SHELL);
+    await seedAndRespond(deployment, event);
+    expect(deployment.account.ecs.tasks.get(taskArnOf(event))?.lastStatus).toBe('STOPPED');
+    const released = await runRunbook({ runbook: 'release', findingId: `guardduty:${event.detail.id}`, reason: 'review done' }, deployment.deps, 'oncall');
+    expect(released.actions).toContainEqual(expect.objectContaining({ action: 'stop-task', status: 'unsupported', detail: expect.stringMatching(/cannot be restarted/) }));
+    expect(released.actions.filter((a) => a.status === 'failed')).toEqual([]);
+  });
+
+  it('release after a crash between write-ahead and change restores the original state', async () => {
+    deployment = await startDeployment({ policy: isolateOnlyPolicy });
+    const event = loadEvent(BRIDGE_TASK);
+    deployment.account.seedFromEvent(event);
+    const instanceEni = [...deployment.account.ec2.networkInterfaces.values()].find((eni) => !eni.requesterManaged && eni.attachment?.instanceId)!;
+    const originalGroups = [...instanceEni.groupIds];
+    // The outcome of the swap is never recorded (as if the process died right after the change): the record stays `intent`.
+    const ledger = deployment.deps.ledger;
+    const recordOutcome = ledger.recordOutcome.bind(ledger);
+    ledger.recordOutcome = (audit, step, outcome, target) =>
+      step === 'isolate-task:security-group' || step === 'isolate-task' ? Promise.reject(new Error('crash')) : recordOutcome(audit, step, outcome, target);
+    await runRunbook({ runbook: 'isolate', taskArn: taskArnOf(event), reason: 'suspicious', hostIsolation: true }, deployment.deps, 'oncall').catch(() => undefined);
+    ledger.recordOutcome = recordOutcome;
+    expect(deployment.account.ec2.networkInterfaces.get(instanceEni.networkInterfaceId)!.groupIds).not.toEqual(originalGroups);
+    const intent = (await ledger.recordsForTarget(`task:${taskArnOf(event)}`)).find((r: ActionRecord) => r.mechanism === 'security-group')!;
+    expect(intent.status).toBe('intent');
+    expect(intent.beforeState).toMatchObject({ groups: originalGroups });
+
+    await runRunbook({ runbook: 'release', taskArn: taskArnOf(event), reason: 'recover after crash' }, deployment.deps, 'oncall');
+    expect(deployment.account.ec2.networkInterfaces.get(instanceEni.networkInterfaceId)!.groupIds).toEqual(originalGroups);
+  });
+
+  it('status lists what was done, with mode, mechanism, who and why', async () => {
+    deployment = await startDeployment();
+    const event = loadEvent(REVERSE_SHELL);
+    await seedAndRespond(deployment, event);
+    const status = await runRunbook({ runbook: 'status', taskArn: taskArnOf(event) }, deployment.deps, 'oncall');
+    const rows = status.records!.map((r) => [r.action, r.mechanism, r.status, r.mode, r.requestedBy]);
+    expect(rows).toEqual(
+      expect.arrayContaining([
+        ['isolate-task', 'security-group', 'unsupported', 'enforce', 'automation'],
+        ['isolate-task', 'network-acl', 'applied', 'enforce', 'automation'],
+        ['stop-task', 'stop-task', 'applied', 'enforce', 'automation'],
+      ]),
+    );
+    const history = await runRunbook({ runbook: 'history', since: '2000-01-01T00:00:00Z' }, deployment.deps, 'oncall');
+    expect(history.records!.length).toBeGreaterThanOrEqual(status.records!.length);
+  });
+});
+
+describe('one path: replay files and the CLI give the same result', () => {
+  it('a finding then a release, replayed as files, match the CLI --json output', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runbook-'));
+    const releaseFile = join(dir, 'release.json');
+    const event = loadEvent(REVERSE_SHELL);
+    writeFileSync(releaseFile, JSON.stringify({ runbook: 'status', findingId: `guardduty:${event.detail.id}` }));
+
+    const session = await ReplaySession.start();
+    let replayed;
+    try {
+      await session.replayFile(join(ROOT, 'events/guardduty', REVERSE_SHELL));
+      replayed = (await session.replayFile(releaseFile))[0]!;
+    } finally {
+      await session.close();
+    }
+    expect(replayed.rule).toBe('runbook');
+
+    const cli = execFileSync(
+      join(ROOT, 'node_modules/.bin/tsx'),
+      ['cli/runbook.ts', 'status', '--finding', `guardduty:${event.detail.id}`, '--json', '--replay', `events/guardduty/${REVERSE_SHELL}`],
+      { cwd: ROOT, env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }, encoding: 'utf8' },
+    );
+    const fromCli = JSON.parse(cli.trim().split('\n').at(-1)!) as Json;
+    const shape = (records: ActionRecord[]) => records.map((r) => [r.action, r.mechanism, r.status, r.mode]).sort();
+    expect(shape(fromCli.records as ActionRecord[])).toEqual(shape((replayed as Json).records as ActionRecord[]));
+    expect(shape(fromCli.records as ActionRecord[]).length).toBeGreaterThan(3);
+  });
+});
