@@ -12,6 +12,8 @@ export interface ResponderConfig {
   defaultMode: Mode;
   /** The global switch: everything runs in observe mode. */
   forceObserve: boolean;
+  /** Clusters searched for tasks running a quarantined image; empty or absent: every cluster (ListClusters). */
+  imageTaskClusters?: string[];
 }
 
 function list(value: string | undefined): string[] {
@@ -46,5 +48,6 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env): Res
     protectedClusters: list(env.PROTECTED_CLUSTERS),
     defaultMode: mode,
     forceObserve: env.RESPONDER_FORCE_OBSERVE === 'true',
+    imageTaskClusters: list(env.IMAGE_TASK_CLUSTERS),
   };
 }

@@ -1,6 +1,8 @@
 import { respondToRuntimeFinding, type EventResult, type PipelineDeps } from './pipeline';
 import { runRunbook } from './runbook';
 import { cleanUpStoppedTask } from './task-stopped';
+import { respondToImageFinding } from './image-pipeline';
+import { guardLaunchOrPush } from './launch-guard';
 
 export type EntryPoint = (event: unknown, deps: PipelineDeps, requestedBy?: string) => Promise<EventResult>;
 
@@ -8,5 +10,7 @@ export type EntryPoint = (event: unknown, deps: PipelineDeps, requestedBy?: stri
 export const ENTRY_POINTS: Record<string, EntryPoint> = {
   runtimeFinding: respondToRuntimeFinding,
   taskStopped: cleanUpStoppedTask,
+  imageFinding: respondToImageFinding,
+  taskLaunchGuard: guardLaunchOrPush,
   runbook: runRunbook,
 };

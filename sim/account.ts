@@ -16,6 +16,7 @@ import { S3Model } from './s3';
 import { seedFromEvent } from './seed';
 import { SecretsModel } from './secrets';
 import { notModelledError, type ServiceName } from './service-error';
+import type { OperationInput } from './service-error';
 import { SnsModel } from './sns';
 import { StsModel } from './sts';
 
@@ -176,7 +177,7 @@ export class SimulatedAccount {
     }
   }
 
-  private models(): Record<ServiceName, (operation: string, input: Record<string, any>) => unknown> {
+  private models(): Record<ServiceName, (operation: string, input: OperationInput) => unknown> {
     return {
       ec2: (op, input) => this.ec2.handle(op, input),
       ecs: (op, input) => this.ecs.handle(op, input),

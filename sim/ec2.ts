@@ -1,6 +1,7 @@
 import type * as EC2 from '@aws-sdk/client-ec2';
 import { IdSource, macAddress } from './ids';
 import { notModelledError, serviceError } from './service-error';
+import type { OperationInput } from './service-error';
 
 type Result<T> = Omit<T, '$metadata'>;
 
@@ -281,7 +282,7 @@ export class Ec2Model {
 
   // ---- API ----
 
-  handle(operation: string, input: Record<string, any>): unknown {
+  handle(operation: string, input: OperationInput): unknown {
     switch (operation) {
       case 'DescribeNetworkInterfaces': return this.describeNetworkInterfaces(input);
       case 'ModifyNetworkInterfaceAttribute': return this.modifyNetworkInterfaceAttribute(input as EC2.ModifyNetworkInterfaceAttributeRequest);

@@ -1,6 +1,7 @@
 import type * as ECR from '@aws-sdk/client-ecr';
 import { sha256Digest } from './ids';
 import { serviceError } from './service-error';
+import type { OperationInput } from './service-error';
 
 type Result<T> = Omit<T, '$metadata'>;
 
@@ -104,7 +105,7 @@ export class EcrModel {
 
   // ---- API ----
 
-  handle(operation: string, input: Record<string, any>): unknown {
+  handle(operation: string, input: OperationInput): unknown {
     switch (operation) {
       case 'DescribeImages': return this.describeImages(input as ECR.DescribeImagesRequest);
       case 'ListImages': return this.listImages(input as ECR.ListImagesRequest);

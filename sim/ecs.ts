@@ -3,6 +3,7 @@ import type { Ec2Model } from './ec2';
 import type { EcrModel } from './ecr';
 import { IdSource, hashHex, sha256Digest } from './ids';
 import { notModelledError, serviceError } from './service-error';
+import type { OperationInput } from './service-error';
 
 type Result<T> = Omit<T, '$metadata'>;
 type Tags = Record<string, string>;
@@ -261,18 +262,18 @@ export class EcsModel {
 
   // ---- API ----
 
-  handle(operation: string, input: Record<string, any>): unknown {
+  handle(operation: string, input: OperationInput): unknown {
     switch (operation) {
       case 'DescribeTasks': return this.describeTasks(input as ECS.DescribeTasksRequest);
       case 'DescribeTaskDefinition': return this.describeTaskDefinition(input as ECS.DescribeTaskDefinitionRequest);
       case 'StopTask': return this.stopTask(input as ECS.StopTaskRequest);
       case 'TagResource': return this.tagResource(input as ECS.TagResourceRequest);
       case 'UntagResource': return this.untagResource(input as ECS.UntagResourceRequest);
-      case 'ListTagsForResource': return { tags: toTagList(this.tagsOf(input.resourceArn)) };
+      case 'ListTagsForResource': return { tags: toTagList(this.tagsOf((input as ECS.ListTagsForResourceRequest).resourceArn)) };
       case 'DescribeContainerInstances': return this.describeContainerInstances(input as ECS.DescribeContainerInstancesRequest);
       case 'DescribeServices': return this.describeServices(input as ECS.DescribeServicesRequest);
       case 'UpdateService': return this.updateService(input as ECS.UpdateServiceRequest);
-      case 'ListTasks': return this.listTasks(input as ECS.ListTasksRequest);
+      case 'ListTasks': return this.listTasks(input);
       case 'ListClusters': return { clusterArns: [...this.clusters.keys()] };
       default: return undefined;
     }

@@ -4,6 +4,7 @@ import type * as S3 from '@aws-sdk/client-s3';
 import { sdkStreamMixin } from '@smithy/core/serde';
 import { hashHex } from './ids';
 import { notModelledError, serviceError } from './service-error';
+import type { OperationInput } from './service-error';
 
 type Result<T> = Omit<T, '$metadata'>;
 
@@ -41,7 +42,7 @@ export class S3Model {
     return [...(this.buckets.get(bucket)?.get(key) ?? [])];
   }
 
-  async handle(operation: string, input: Record<string, any>): Promise<unknown> {
+  async handle(operation: string, input: OperationInput): Promise<unknown> {
     switch (operation) {
       case 'PutObject': return this.putObject(input as S3.PutObjectRequest);
       case 'GetObject': return this.getObject(input as S3.GetObjectRequest);

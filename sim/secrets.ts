@@ -1,6 +1,7 @@
 import type * as SecretsManager from '@aws-sdk/client-secrets-manager';
 import { hashHex, deterministicUuid } from './ids';
 import { serviceError } from './service-error';
+import type { OperationInput } from './service-error';
 
 type Result<T> = Omit<T, '$metadata'>;
 
@@ -20,7 +21,7 @@ export class SecretsModel {
     return arn;
   }
 
-  handle(operation: string, input: Record<string, any>): unknown {
+  handle(operation: string, input: OperationInput): unknown {
     if (operation === 'GetSecretValue') return this.getSecretValue(input as SecretsManager.GetSecretValueRequest);
     return undefined;
   }

@@ -16,13 +16,13 @@ type ExceptionClass = new (options: {
 }) => Error;
 
 const sdkModules: Record<ServiceName, { module: Record<string, unknown>; base: ExceptionClass }> = {
-  ec2: { module: ec2Sdk, base: ec2Sdk.EC2ServiceException as unknown as ExceptionClass },
-  ecr: { module: ecrSdk, base: ecrSdk.ECRServiceException as unknown as ExceptionClass },
-  ecs: { module: ecsSdk, base: ecsSdk.ECSServiceException as unknown as ExceptionClass },
-  s3: { module: s3Sdk, base: s3Sdk.S3ServiceException as unknown as ExceptionClass },
-  secrets: { module: secretsSdk, base: secretsSdk.SecretsManagerServiceException as unknown as ExceptionClass },
-  sns: { module: snsSdk, base: snsSdk.SNSServiceException as unknown as ExceptionClass },
-  sts: { module: stsSdk, base: stsSdk.STSServiceException as unknown as ExceptionClass },
+  ec2: { module: ec2Sdk, base: ec2Sdk.EC2ServiceException },
+  ecr: { module: ecrSdk, base: ecrSdk.ECRServiceException },
+  ecs: { module: ecsSdk, base: ecsSdk.ECSServiceException },
+  s3: { module: s3Sdk, base: s3Sdk.S3ServiceException },
+  secrets: { module: secretsSdk, base: secretsSdk.SecretsManagerServiceException },
+  sns: { module: snsSdk, base: snsSdk.SNSServiceException },
+  sts: { module: stsSdk, base: stsSdk.STSServiceException },
 };
 
 /**
@@ -61,3 +61,10 @@ export function notModelledError(message: string): Error {
   error.name = 'NotModelledBySimulator';
   return error;
 }
+
+/**
+ * A command's input as the middleware receives it: the SDK has already typed and serialised it per command, and
+ * each model casts it to that command's request type, so `any` stops at this boundary.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type OperationInput = Record<string, any>;

@@ -1,6 +1,7 @@
 import type * as SNS from '@aws-sdk/client-sns';
 import { deterministicUuid } from './ids';
 import { serviceError } from './service-error';
+import type { OperationInput } from './service-error';
 
 type Result<T> = Omit<T, '$metadata'>;
 
@@ -40,7 +41,7 @@ export class SnsModel {
     this.handlers.set(topicArn, [...(this.handlers.get(topicArn) ?? []), handler]);
   }
 
-  async handle(operation: string, input: Record<string, any>): Promise<unknown> {
+  async handle(operation: string, input: OperationInput): Promise<unknown> {
     if (operation === 'Publish') return this.publish(input as SNS.PublishInput);
     return undefined;
   }
@@ -50,6 +51,7 @@ export class SnsModel {
     if (!topicArn || !this.topics.has(topicArn)) throw serviceError('sns', 'NotFound', 404, 'Topic does not exist');
     if (!input.Message) throw serviceError('sns', 'InvalidParameter', 400, 'Invalid parameter: Empty message');
     // "Subjects must be ... no line breaks or control characters, and less than 100 characters long." (API_Publish)
+    // eslint-disable-next-line no-control-regex -- SNS rejects control characters in a Subject
     if (input.Subject !== undefined && (input.Subject.length >= 100 || /[\r\n\u0000-\u001f]/.test(input.Subject))) {
       throw serviceError('sns', 'InvalidParameter', 400, 'Invalid parameter: Subject');
     }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { ResponderConfig } from '../shared/config';
 import { normaliseGuardDutyFinding } from '../shared/events/guardduty';
-import { findAction } from '../shared/actions/registry';
+import { actionNames, findAction } from '../shared/actions/registry';
 import { decide } from '../shared/policy/decide';
 import { parsePolicy, PolicyError } from '../shared/policy/policy';
 import { loadEvent, SHIPPED_POLICY_FILE, shippedPolicy, variant } from './helpers/deployment';
@@ -61,8 +61,8 @@ describe('parsePolicy: the shipped policy.yml', () => {
 
 describe('parsePolicy: invalid policies name the path', () => {
   it('unknown action', () => {
-    const message = policyError(rule('      - capture-evidence\n      - tag\n      - quarantine-image\n'));
-    expect(message).toMatch(/^policy\.yml rules\[0\]\.actions\[2\]: unknown action "quarantine-image" \(known: capture-evidence, tag, isolate-task, stop-task, notify\)/);
+    const message = policyError(rule('      - capture-evidence\n      - tag\n      - quarantine-host\n'));
+    expect(message).toBe(`policy.yml rules[0].actions[2]: unknown action "quarantine-host" (known: ${actionNames().join(', ')})`);
   });
 
   it('bad parameter value: isolate-task fallback [teleport]', () => {
@@ -83,6 +83,11 @@ describe('parsePolicy: invalid policies name the path', () => {
   it('an action entry naming two actions', () => {
     const message = policyError(rule('      - { tag: {}, notify: {} }\n'));
     expect(message).toMatch(/^policy\.yml rules\[0\]\.actions\[0\]: /);
+  });
+
+  it('an image-only action in a runtime rule', () => {
+    const message = policyError(rule('      - notify\n      - quarantine-image\n'));
+    expect(message).toMatch(/^policy\.yml rules\[0\]\.actions\[1\]: action "quarantine-image" does not apply to runtime findings/);
   });
 
   it('duplicate rule name', () => {

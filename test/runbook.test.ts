@@ -76,7 +76,7 @@ describe('runbook commands', () => {
     expect(quarantined.groupIds).not.toEqual(originalGroups);
     expect(quarantined.tags['responder:original-groups']).toBe(originalGroups.join(','));
 
-    const notification = JSON.parse(deployment.account.sns.published.at(-1)!.message as string) as Json;
+    const notification = JSON.parse(deployment.account.sns.published.at(-1)!.message);
     expect(notification).toMatchObject({ kind: 'runbook', requestedBy: 'arn:aws:iam::111122223333:user/alice', reason: 'crypto miner seen by SRE', ticket: 'INC-7' });
 
     const released = await runRunbook({ runbook: 'release', taskArn, reason: 'false positive: mining benchmark' }, deployment.deps, 'arn:aws:iam::111122223333:user/bob');
@@ -89,7 +89,7 @@ describe('runbook commands', () => {
     const records = await deployment.deps.ledger.recordsForTarget(`task:${taskArn}`);
     const swap = records.find((r) => r.mechanism === 'security-group')!;
     expect(swap).toMatchObject({ status: 'released', releasedBy: 'arn:aws:iam::111122223333:user/bob', releaseReason: 'false positive: mining benchmark', requestedBy: 'arn:aws:iam::111122223333:user/alice' });
-    const releaseNote = JSON.parse(deployment.account.sns.published.at(-1)!.message as string) as Json;
+    const releaseNote = JSON.parse(deployment.account.sns.published.at(-1)!.message);
     expect(releaseNote).toMatchObject({ kind: 'runbook', containment: { state: 'released' }, requestedBy: 'arn:aws:iam::111122223333:user/bob' });
   });
 
@@ -189,7 +189,7 @@ describe('one path: replay files and the CLI give the same result', () => {
       ['cli/runbook.ts', 'status', '--finding', `guardduty:${event.detail.id}`, '--json', '--replay', `events/guardduty/${REVERSE_SHELL}`],
       { cwd: ROOT, env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }, encoding: 'utf8' },
     );
-    const fromCli = JSON.parse(cli.trim().split('\n').at(-1)!) as Json;
+    const fromCli = JSON.parse(cli.trim().split('\n').at(-1)!);
     const shape = (records: ActionRecord[]) => records.map((r) => [r.action, r.mechanism, r.status, r.mode]).sort();
     expect(shape(fromCli.records as ActionRecord[])).toEqual(shape((replayed as Json).records as ActionRecord[]));
     expect(shape(fromCli.records as ActionRecord[]).length).toBeGreaterThan(3);

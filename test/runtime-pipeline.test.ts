@@ -593,7 +593,8 @@ describe('severity rise re-evaluates', () => {
       e.id = 'aa11bb22-cc33-4d44-8e55-ff6677889900';
       e.detail.severity = 9.5;
     });
-    // BUG (shared/task-state.ts): readTaskState describes the stopped task's deleted ENI and the NotFound escapes.
+    // BUG (shared/task-state.ts, describeInterface): ECS deleted the stopped task's ENI, DescribeNetworkInterfaces answers
+    // InvalidNetworkInterfaceID.NotFound, readTaskState throws, and every retry of this delivery fails the same way.
     const second = await respondToRuntimeFinding(rose, deployment.deps);
     expect(second.decision).toEqual({ policyRule: 'critical-or-unmistakable', mode: 'enforce' });
     const byAction = Object.fromEntries(second.actions.map((a) => [a.action, a]));

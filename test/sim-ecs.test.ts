@@ -28,7 +28,7 @@ function serviceWithTwoTasks() {
     account.runTask({ cluster: 'prod', service: 'payments-api', taskDefinitionArn: definition.taskDefinitionArn, launchType: 'FARGATE', containers: [{ name: 'app', image: IMAGE, imageDigest: DIGEST }] });
   const [suspect, healthy] = [run(), run()];
   account.drainEvents();
-  return { account, suspect: suspect!, healthy: healthy!, clients: account.clients() };
+  return { account, suspect: suspect, healthy: healthy, clients: account.clients() };
 }
 
 function running(account: SimulatedAccount) {

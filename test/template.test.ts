@@ -99,16 +99,23 @@ describe('the packaged CloudFormation template', () => {
     expect(statement.Condition).toEqual({ StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } });
   });
 
-  it('gives every function an on-failure destination (SQS) and runs it on nodejs22.x', () => {
+  it('gives every asynchronously invoked function an on-failure destination (SQS), and runs every function on nodejs22.x', () => {
     const functions = ofType('AWS::Lambda::Function');
     expect(functions.map(([name]) => name)).toEqual(expect.arrayContaining(['RuntimeFindingLambdaFunction', 'SlackNotifierLambdaFunction', 'TaskStoppedLambdaFunction']));
+    for (const [, fn] of functions) expect(fn.Properties.Runtime).toBe('nodejs22.x');
+    // Asynchronous sources: EventBridge rule targets and SNS subscriptions. Destinations apply to those invocations only.
+    const eventTargets = ofType('AWS::Events::Rule').flatMap(([, r]) => r.Properties.Targets.map((t: Json) => t.Arn['Fn::GetAtt']?.[0]));
+    const snsTargets = ofType('AWS::SNS::Subscription').map(([, r]) => r.Properties.Endpoint['Fn::GetAtt']?.[0]);
+    const asynchronous = new Set([...eventTargets, ...snsTargets]);
+    expect([...asynchronous].sort()).toEqual(['RuntimeFindingLambdaFunction', 'SlackNotifierLambdaFunction', 'TaskStoppedLambdaFunction']);
     const configs = ofType('AWS::Lambda::EventInvokeConfig').map(([, r]) => r.Properties);
-    for (const [name, fn] of functions) {
-      expect(fn.Properties.Runtime).toBe('nodejs22.x');
+    for (const name of asynchronous) {
       const config = configs.find((c) => c.FunctionName?.Ref === name);
       expect(config, `${name} has an EventInvokeConfig`).toBeDefined();
-      expect(config.DestinationConfig.OnFailure.Destination).toEqual({ 'Fn::GetAtt': ['FailedInvocationQueue', 'Arn'] });
+      expect(config.DestinationConfig?.OnFailure?.Destination, `${name} on-failure destination`).toEqual({ 'Fn::GetAtt': ['FailedInvocationQueue', 'Arn'] });
     }
+    // Functions with no asynchronous source (the invoke-only runbook) need none; listed so a new one is noticed.
+    expect(functions.map(([name]) => name).filter((name) => !asynchronous.has(name))).toEqual(['RunbookLambdaFunction']);
     expect(resources.RuntimeFindingLambdaFunction.Properties.Role).toEqual({ 'Fn::GetAtt': ['RuntimeFindingRole', 'Arn'] });
     expect(resources.RuntimeFindingLambdaFunction.Properties.Environment.Variables).toMatchObject({ RESPONDER_DEFAULT_MODE: 'enforce', RESPONDER_FORCE_OBSERVE: 'false' });
   });
@@ -185,7 +192,11 @@ describe('IAM in the packaged template', () => {
       'ec2:DescribeSecurityGroups',
       'ec2:DescribeNetworkAcls',
     ];
-    const needed = new Set([...ACTIONS.flatMap((a) => a.permissions.flatMap((p) => p.actions)), ...reads]);
+    // The runtimeFinding Lambda runs the actions a runtime rule may name (kinds defaults to runtime; image-only
+    // actions such as quarantine-image are refused in runtime rules by parsePolicy).
+    const runtimeActions = ACTIONS.filter((a) => (a.kinds ?? ['runtime']).includes('runtime'));
+    expect(runtimeActions.map((a) => a.name)).toEqual(expect.arrayContaining(['capture-evidence', 'tag', 'isolate-task', 'stop-task', 'notify']));
+    const needed = new Set([...runtimeActions.flatMap((a) => a.permissions.flatMap((p) => p.actions)), ...reads]);
     const extra = [...granted].filter((a) => !needed.has(a)).sort();
     const missing = [...needed].filter((a) => !granted.has(a)).sort();
     expect({ extra, missing }).toEqual({ extra: [], missing: [] });

@@ -13,7 +13,7 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const EVENTS_DIR = join(ROOT, 'events/guardduty');
 export const SHIPPED_POLICY_FILE = join(ROOT, 'policy.yml');
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 export type Json = any;
 
 export function loadEvent(name: string): Json {

@@ -1,0 +1,13 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { EventBridgeEvent } from 'aws-lambda';
+import { lambdaDeps } from '../shared/lambda-deps';
+import { guardLaunchOrPush } from '../shared/launch-guard';
+
+const logger = new Logger();
+
+/** EventBridge → a task starting (stop it if its image is quarantined) or an image push (re-quarantine). */
+export const handler = async (event: EventBridgeEvent<string, unknown>) => {
+  const result = await guardLaunchOrPush(event, lambdaDeps());
+  logger.info('launch guard', { eventId: event.id, result });
+  return result;
+};

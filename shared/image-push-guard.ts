@@ -1,0 +1,104 @@
+import { quarantineImage, quarantineTagFor } from './actions/quarantine-image';
+import type { ActionRuntime, Audit } from './actions/response-action';
+import { InvalidEventError } from './events/invalid-event';
+import { parseImagePush } from './events/ecr-image-action';
+import type { ImageFinding } from './finding';
+import { imageLedgerId } from './image/image-reference';
+import { quarantineStateOf } from './image/quarantine-state';
+import { findTasksUsingImage } from './image/tasks-using-image';
+import type { ActionOutcome } from './notification';
+import { buildImageNotification, imageContainmentOf } from './notify/build-image-notification';
+import { publishNotification } from './notify/publish-notification';
+import type { EventResult, PipelineDeps } from './pipeline';
+import type { ImageDecision } from './policy/decide-image';
+
+const NONE: EventResult = { finding: null, decision: null, actions: [], notifications: 0 };
+
+/** The quarantine-image parameters of the rule that quarantined the digest (defaults if the rule is gone). */
+function quarantineParams(deps: PipelineDeps, policyRule: string) {
+  const step = deps.policy.rules.find((r) => r.name === policyRule)?.steps.find((s) => s.action === quarantineImage.name);
+  return quarantineImage.params.parse(step?.params ?? {});
+}
+
+/**
+ * Re-pushing an archived image restores it to standard storage (archive-image.html), so a CI push can silently
+ * un-quarantine a digest: a push of a quarantined digest is quarantined again and reported.
+ */
+export async function guardImagePush(event: unknown, deps: PipelineDeps, requestedBy: string): Promise<EventResult> {
+  const now = deps.now ?? (() => new Date());
+  let push;
+  try {
+    push = parseImagePush(event);
+  } catch (error) {
+    if (!(error instanceof InvalidEventError)) throw error;
+    return { ...NONE, ignored: error.message };
+  }
+  if (push.result !== 'SUCCESS') return { ...NONE, ignored: `push ${push.result}: nothing was stored` };
+  // The tag fallback retags with PutImage, which ECR reports as a push: that one is the responder's own.
+  if (push.tag === quarantineTagFor(push.digest)) return { ...NONE, ignored: "the responder's own quarantine tag" };
+  const quarantine = await quarantineStateOf(deps.ledger, push.repository, push.digest);
+  if (quarantine.state !== 'enforced') return { ...NONE, ignored: `${push.repository}@${push.digest.slice(0, 19)}… is not quarantined${quarantine.state === 'observed' ? ' (observe mode only)' : ''}` };
+
+  const eventId = String((event as { id?: unknown }).id ?? `${push.repository}@${push.digest}:${push.tag ?? ''}`);
+  const ledgerId = `image-push:${eventId}`;
+  const decision: ImageDecision = {
+    policyRule: quarantine.policyRule,
+    mode: 'enforce',
+    steps: [{ action: quarantineImage.name, params: quarantineParams(deps, quarantine.policyRule) }, { action: 'notify', params: {} }],
+    notes: [`Pushed${push.tag ? ` as ${push.tag}` : ''}; quarantined since ${quarantine.at}: ${quarantine.reason}.`],
+    severityCounts: {},
+    vulnerabilities: [],
+    severityRank: 0,
+  };
+  const claim = await deps.ledger.claim({ ledgerId, severity: 1, count: 1, mode: 'enforce' });
+  if (!claim.claimed) return { ...NONE, ignored: `duplicate delivery of this push (delivery ${claim.deliveries})` };
+  try {
+    const envelope = event as { account?: string; region?: string };
+    const finding: ImageFinding = {
+      kind: 'image',
+      source: 'ecr-push',
+      id: eventId,
+      account: envelope.account ?? '',
+      region: envelope.region ?? '',
+      repository: push.repository,
+      digest: push.digest,
+      tags: push.tag ? [push.tag] : [],
+      status: 'PUSH',
+      actionable: true,
+      severityCounts: {},
+      vulnerabilities: [],
+      title: `push of quarantined image ${push.repository}`,
+      observedAt: now().toISOString(),
+    };
+    const tasksUsingImage = await findTasksUsingImage(deps.clients, push.repository, push.digest, deps.config.imageTaskClusters);
+    const audit: Audit = { ledgerId: imageLedgerId(push.repository, push.digest), policyRule: quarantine.policyRule, mode: 'enforce', requestedBy, reason: `re-quarantine after a push of ${push.repository}` };
+    const outcomes: ActionOutcome[] = [];
+    const runtime: ActionRuntime = {
+      clients: deps.clients,
+      ledger: deps.ledger,
+      config: deps.config,
+      audit,
+      publishNotification: () =>
+        publishNotification(
+          deps.clients,
+          deps.config.topicArn,
+          buildImageNotification({ finding, decision, severityCounts: {}, vulnerabilities: [], tasksUsingImage, outcomes, ledgerId: audit.ledgerId, requestedBy, at: now() }),
+        ),
+    };
+    outcomes.push(...(await quarantineImage.apply(decision.steps[0]!.params as never, { finding, tasksUsingImage, rawEvent: event }, runtime)));
+    outcomes.push(await runtime.publishNotification());
+    const containment = imageContainmentOf(decision, outcomes);
+    await deps.ledger.finishClaim(ledgerId, containment.state);
+    return {
+      ...NONE,
+      finding: { id: audit.ledgerId, type: finding.title, severity: 0 },
+      decision: { policyRule: decision.policyRule, mode: 'enforce' },
+      actions: outcomes,
+      notifications: 1,
+      containment: containment.mechanism ? `${containment.state} (${containment.mechanism})` : containment.state,
+    };
+  } catch (error) {
+    await deps.ledger.abandonClaim(ledgerId);
+    throw error;
+  }
+}

@@ -1,0 +1,115 @@
+import { stopTaskOnce } from './actions/stop-task';
+import type { ActionRuntime, Audit } from './actions/response-action';
+import { parseTaskStateChange } from './events/ecs-task-state';
+import { InvalidEventError } from './events/invalid-event';
+import { isEcrRegistry, parseImageReference } from './image/image-reference';
+import { quarantineStateOf, type QuarantineState } from './image/quarantine-state';
+import { guardImagePush } from './image-push-guard';
+import type { ActionOutcome } from './notification';
+import { buildLaunchGuardNotification } from './notify/build-launch-guard-notification';
+import { publishNotification } from './notify/publish-notification';
+import type { EventResult, PipelineDeps } from './pipeline';
+import { readTaskState, type TaskState } from './task-state';
+
+const AUTOMATION = 'automation';
+/** A task is starting or running: STOPPED is the `taskStopped` function's. */
+const STARTING = new Set(['PROVISIONING', 'PENDING', 'ACTIVATING', 'RUNNING']);
+const NONE: EventResult = { finding: null, decision: null, actions: [], notifications: 0 };
+
+interface ContainerImage {
+  image: string;
+  imageDigest?: string;
+}
+
+type Hit = { repository: string; digest: string; uri: string; quarantine: Extract<QuarantineState, { state: 'enforced' | 'observed' }> };
+
+async function firstQuarantined(deps: PipelineDeps, containers: ContainerImage[]): Promise<Hit | undefined> {
+  for (const c of containers) {
+    const ref = parseImageReference(c.image);
+    const digest = c.imageDigest ?? ref.digest;
+    if (!digest || !isEcrRegistry(ref.registry)) continue;
+    const quarantine = await quarantineStateOf(deps.ledger, ref.repository, digest);
+    if (quarantine.state !== 'none') return { repository: ref.repository, digest, uri: `${c.image.split('@')[0]}@${digest}`, quarantine };
+  }
+  return undefined;
+}
+
+/** The launch guard's Lambda entry: a starting task, or a push that may have restored a quarantined image. */
+export async function guardLaunchOrPush(event: unknown, deps: PipelineDeps, requestedBy = AUTOMATION): Promise<EventResult> {
+  const detailType = (event as { 'detail-type'?: unknown } | null)?.['detail-type'];
+  return detailType === 'ECR Image Action' ? guardImagePush(event, deps, requestedBy) : guardTaskLaunch(event, deps, requestedBy);
+}
+
+/**
+ * A task starting from a quarantined digest is stopped with a reason naming the quarantine. ECS puts the digest in
+ * the event once resolved; an earlier event without it is answered from DescribeTasks.
+ */
+export async function guardTaskLaunch(event: unknown, deps: PipelineDeps, requestedBy = AUTOMATION): Promise<EventResult> {
+  const now = deps.now ?? (() => new Date());
+  let change;
+  try {
+    change = parseTaskStateChange(event);
+  } catch (error) {
+    if (!(error instanceof InvalidEventError)) throw error;
+    await deps.ledger.rejectEvent(String((event as { id?: unknown } | null)?.id ?? `unidentified-${Date.now()}`), error.message, event);
+    return { ...NONE, error: error.message };
+  }
+  const { detail } = change;
+  if (!STARTING.has(detail.lastStatus) || detail.desiredStatus === 'STOPPED') return { ...NONE, ignored: `task is ${detail.lastStatus} (desired ${detail.desiredStatus ?? '?'}): not a launch` };
+
+  let task: TaskState | undefined;
+  let containers: ContainerImage[] = detail.containers.filter((c) => c.image).map((c) => ({ image: c.image!, imageDigest: c.imageDigest }));
+  if (!containers.length || containers.some((c) => !c.imageDigest && !parseImageReference(c.image).digest)) {
+    task = await readTaskState(deps.clients, { arn: detail.taskArn, clusterArn: detail.clusterArn });
+    containers = task.containers;
+  }
+  const hit = await firstQuarantined(deps, containers);
+  if (!hit) return { ...NONE, ignored: `no quarantined image among ${containers.length} container${containers.length === 1 ? '' : 's'}` };
+
+  const mode = hit.quarantine.state === 'observed' || deps.config.forceObserve || deps.policy.forceObserve ? 'observe' : 'enforce';
+  const decision = { policyRule: hit.quarantine.policyRule, mode } as const;
+  const ledgerId = `launch-guard:${detail.taskArn}`;
+  const claim = await deps.ledger.claim({ ledgerId, severity: 1, count: 1, mode });
+  if (!claim.claimed) return { ...NONE, decision, ignored: `already handled this task's launch (delivery ${claim.deliveries})` };
+  try {
+    task ??= await readTaskState(deps.clients, { arn: detail.taskArn, clusterArn: detail.clusterArn });
+    const audit: Audit = {
+      ledgerId: hit.quarantine.ledgerId,
+      policyRule: hit.quarantine.policyRule,
+      mode,
+      requestedBy,
+      reason: `started from quarantined image ${hit.repository}`,
+    };
+    const outcomes: ActionOutcome[] = [];
+    const build = () =>
+      buildLaunchGuardNotification({ task: task!, image: hit, quarantine: hit.quarantine, mode, outcomes, requestedBy, at: now(), region: change.region ?? detail.clusterArn.split(':')[3] ?? '' });
+    const runtime: ActionRuntime = {
+      clients: deps.clients,
+      ledger: deps.ledger,
+      config: deps.config,
+      audit,
+      publishNotification: () => publishNotification(deps.clients, deps.config.topicArn, build()),
+    };
+    const step = `launch-guard:stop-task:${detail.taskArn.split('/').pop()}`;
+    if (mode === 'enforce') {
+      outcomes.push(await stopTaskOnce(runtime, task, step, 'launch-guard'));
+    } else {
+      const planned: ActionOutcome = { action: 'launch-guard', status: 'planned', mechanism: 'stop-task', detail: 'would stop the task', target: `task:${task.taskArn}` };
+      outcomes.push(planned);
+      await deps.ledger.recordOutcome(audit, `observe:${step}`, planned);
+    }
+    outcomes.push(await runtime.publishNotification());
+    const notification = build();
+    await deps.ledger.finishClaim(ledgerId, notification.containment.state);
+    return {
+      ...NONE,
+      decision,
+      actions: outcomes,
+      notifications: outcomes.filter((o) => o.action === 'notify' && o.status === 'applied').length,
+      containment: notification.containment.mechanism ? `${notification.containment.state} (${notification.containment.mechanism})` : notification.containment.state,
+    };
+  } catch (error) {
+    await deps.ledger.abandonClaim(ledgerId);
+    throw error;
+  }
+}
