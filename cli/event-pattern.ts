@@ -51,6 +51,8 @@ export function matchesPattern(event: unknown, pattern: Pattern): boolean {
     const value = record[key];
     if (Array.isArray(sub)) return fieldMatches(value, sub);
     if (value === null || typeof value !== 'object') return false;
+    // A pattern object matches an array of objects when any element matches (Inspector's detail.resources[].type).
+    if (Array.isArray(value)) return value.some((item) => matchesPattern(item, sub));
     return matchesPattern(value, sub);
   });
 }

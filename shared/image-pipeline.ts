@@ -38,6 +38,13 @@ export async function runImageSteps(decision: ImageDecision, target: ImageAction
       continue;
     }
     try {
+      if (action.name === 'notify') {
+        // The registry's notify records against a task; an image's message is recorded against the image.
+        const published = await runtime.publishNotification();
+        await runtime.ledger.recordOutcome(runtime.audit, `notify:${new Date().toISOString()}`, published, runtime.audit.ledgerId);
+        outcomes.push(published);
+        continue;
+      }
       outcomes.push(...(await action.apply(step.params, imageTarget, runtime)));
     } catch (error) {
       const failed: ActionOutcome = { action: action.name, status: 'failed', errorCode: awsErrorCode(error), detail: awsErrorMessage(error) };

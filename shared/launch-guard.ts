@@ -9,7 +9,8 @@ import type { ActionOutcome } from './notification';
 import { buildLaunchGuardNotification } from './notify/build-launch-guard-notification';
 import { publishNotification } from './notify/publish-notification';
 import type { EventResult, PipelineDeps } from './pipeline';
-import { readTaskState, type TaskState } from './task-state';
+import type { TaskState } from './task-state';
+import { describeTaskBrief } from './image/describe-task';
 
 const AUTOMATION = 'automation';
 /** A task is starting or running: STOPPED is the `taskStopped` function's. */
@@ -32,6 +33,14 @@ async function firstQuarantined(deps: PipelineDeps, containers: ContainerImage[]
     if (quarantine.state !== 'none') return { repository: ref.repository, digest, uri: `${c.image.split('@')[0]}@${digest}`, quarantine };
   }
   return undefined;
+}
+
+/** stop-task's own note (quarantine the image) is moot here: say what the quarantine does to a replacement. */
+function stoppedDetail(task: TaskState, mechanism: string): string {
+  if (!task.service) return 'StopTask sent, with a reason naming the quarantine.';
+  return mechanism === 'archive'
+    ? `StopTask sent. ECS will try a replacement for service ${task.service} from the same digest; it cannot pull the archived image.`
+    : `StopTask sent. ECS will start a replacement for service ${task.service} from the same digest (tags removed, pulls by digest work); the launch guard stops each one: update the service to a fixed image.`;
 }
 
 /** The launch guard's Lambda entry: a starting task, or a push that may have restored a quarantined image. */
@@ -60,7 +69,7 @@ export async function guardTaskLaunch(event: unknown, deps: PipelineDeps, reques
   let task: TaskState | undefined;
   let containers: ContainerImage[] = detail.containers.filter((c) => c.image).map((c) => ({ image: c.image!, imageDigest: c.imageDigest }));
   if (!containers.length || containers.some((c) => !c.imageDigest && !parseImageReference(c.image).digest)) {
-    task = await readTaskState(deps.clients, { arn: detail.taskArn, clusterArn: detail.clusterArn });
+    task = await describeTaskBrief(deps.clients, { arn: detail.taskArn, clusterArn: detail.clusterArn });
     containers = task.containers;
   }
   const hit = await firstQuarantined(deps, containers);
@@ -68,11 +77,15 @@ export async function guardTaskLaunch(event: unknown, deps: PipelineDeps, reques
 
   const mode = hit.quarantine.state === 'observed' || deps.config.forceObserve || deps.policy.forceObserve ? 'observe' : 'enforce';
   const decision = { policyRule: hit.quarantine.policyRule, mode } as const;
+  task ??= await describeTaskBrief(deps.clients, { arn: detail.taskArn, clusterArn: detail.clusterArn });
+  if (!task.found || task.lastStatus === 'STOPPED' || task.desiredStatus === 'STOPPED') {
+    // A service's replacement that could not pull the archived image: ECS stopped it before we looked.
+    return { ...NONE, decision, ignored: `task already ${task.found ? 'stopped' : 'gone'}${task.raw.task?.stoppedReason ? `: ${task.raw.task.stoppedReason}` : ''}` };
+  }
   const ledgerId = `launch-guard:${detail.taskArn}`;
   const claim = await deps.ledger.claim({ ledgerId, severity: 1, count: 1, mode });
   if (!claim.claimed) return { ...NONE, decision, ignored: `already handled this task's launch (delivery ${claim.deliveries})` };
   try {
-    task ??= await readTaskState(deps.clients, { arn: detail.taskArn, clusterArn: detail.clusterArn });
     const audit: Audit = {
       ledgerId: hit.quarantine.ledgerId,
       policyRule: hit.quarantine.policyRule,
@@ -82,7 +95,7 @@ export async function guardTaskLaunch(event: unknown, deps: PipelineDeps, reques
     };
     const outcomes: ActionOutcome[] = [];
     const build = () =>
-      buildLaunchGuardNotification({ task: task!, image: hit, quarantine: hit.quarantine, mode, outcomes, requestedBy, at: now(), region: change.region ?? detail.clusterArn.split(':')[3] ?? '' });
+      buildLaunchGuardNotification({ task, image: hit, quarantine: hit.quarantine, mode, outcomes, requestedBy, at: now(), region: change.region ?? detail.clusterArn.split(':')[3] ?? '' });
     const runtime: ActionRuntime = {
       clients: deps.clients,
       ledger: deps.ledger,
@@ -92,7 +105,8 @@ export async function guardTaskLaunch(event: unknown, deps: PipelineDeps, reques
     };
     const step = `launch-guard:stop-task:${detail.taskArn.split('/').pop()}`;
     if (mode === 'enforce') {
-      outcomes.push(await stopTaskOnce(runtime, task, step, 'launch-guard'));
+      const stop = await stopTaskOnce(runtime, task, step, 'launch-guard');
+      outcomes.push(stop.status === 'applied' ? { ...stop, detail: stoppedDetail(task, hit.quarantine.mechanism) } : { ...stop, detail: `${stop.detail}${task.raw.task?.stoppedReason ? `: ${task.raw.task.stoppedReason}` : ''}` });
     } else {
       const planned: ActionOutcome = { action: 'launch-guard', status: 'planned', mechanism: 'stop-task', detail: 'would stop the task', target: `task:${task.taskArn}` };
       outcomes.push(planned);

@@ -241,6 +241,40 @@ export class Ledger {
     );
   }
 
+  /**
+   * Atomically takes one slot of a fixed-window counter (the blast-radius limit). Returns false when the window is
+   * full. Counter items expire by TTL (`expiresAt`) a day after their window.
+   */
+  async takeSlot(scope: string, windowStart: Date, limit: number, windowMinutes: number): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: `BLAST#${scope}`, sk: windowStart.toISOString() },
+          UpdateExpression: 'ADD used :one SET expiresAt = :expires',
+          ConditionExpression: 'attribute_not_exists(used) OR used < :limit',
+          ExpressionAttributeValues: { ':one': 1, ':limit': limit, ':expires': Math.floor(windowStart.getTime() / 1000) + windowMinutes * 60 + 86_400 },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /** Gives a slot back (the second of two scopes was full). */
+  async returnSlot(scope: string, windowStart: Date): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: `BLAST#${scope}`, sk: windowStart.toISOString() },
+        UpdateExpression: 'ADD used :minusOne',
+        ExpressionAttributeValues: { ':minusOne': -1 },
+      }),
+    );
+  }
+
   async actionRecords(ledgerId: string): Promise<ActionRecord[]> {
     const out = await this.doc.send(
       new QueryCommand({

@@ -12,6 +12,8 @@ import { buildRuntimeNotification, containmentOf } from './notify/build-notifica
 import { publishNotification } from './notify/publish-notification';
 import { decide, type Decision } from './policy/decide';
 import type { Policy } from './policy/policy';
+import { DEFAULT_SAFETY } from './policy/policy-schema';
+import { allowDestructive } from './safety';
 import { readTaskState, type TaskState } from './task-state';
 
 export interface PipelineDeps {
@@ -59,6 +61,17 @@ async function runSteps(decision: Decision, target: ActionTarget, runtime: Actio
     if (done && action.name !== 'notify') {
       outcomes.push({ action: action.name, status: 'skipped', mechanism: done.mechanism ?? undefined, detail: `already applied at ${done.updatedAt} by an earlier delivery` });
       continue;
+    }
+    if (action.destructive && !decision.force) {
+      const verdict = await allowDestructive(runtime.ledger, runtime.safety ?? DEFAULT_SAFETY, { account: target.finding.account, cluster: target.finding.task.clusterName }, new Date());
+      if (!verdict.allowed) {
+        // Said loudly: in the outcome, the ledger and the notification's notes.
+        const withheld: ActionOutcome = { action: action.name, status: 'skipped', mechanism: 'safety', detail: verdict.why };
+        outcomes.push(withheld);
+        decision.notes.push(verdict.why);
+        await runtime.ledger.recordOutcome(runtime.audit, action.name, withheld, `task:${target.task.taskArn}`);
+        continue;
+      }
     }
     try {
       outcomes.push(...(await action.apply(step.params, target, runtime)));
@@ -128,6 +141,7 @@ export async function respond(request: ResponseRequest, deps: PipelineDeps): Pro
       ledger: deps.ledger,
       config: deps.config,
       audit,
+      safety: deps.policy.safety,
       publishNotification: () =>
         publishNotification(deps.clients, deps.config.topicArn, {
           ...buildRuntimeNotification({

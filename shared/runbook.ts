@@ -98,7 +98,7 @@ async function containTask(command: RunbookCommand, deps: PipelineDeps, requeste
   const containing =
     command.runbook === 'isolate'
       ? { action: 'isolate-task', params: findAction('isolate-task')!.params.parse({ fallback: command.fallback ?? ['network-acl'], hostIsolation: command.hostIsolation ?? false }) }
-      : { action: 'stop-task', params: {} };
+      : { action: 'stop-task', params: findAction('stop-task')!.params.parse({ ignoreMinHealthy: command.force }) };
   const observe = deps.policy.forceObserve || deps.config.forceObserve;
   if (observe) notes.push('The global observe switch is on: nothing was changed.');
   const decision: Decision = {
@@ -106,7 +106,9 @@ async function containTask(command: RunbookCommand, deps: PipelineDeps, requeste
     mode: observe ? 'observe' : 'enforce',
     steps: [{ action: 'capture-evidence', params: {} }, { action: 'tag', params: {} }, containing, { action: 'notify', params: {} }],
     notes,
+    force: command.force,
   };
+  if (command.force) notes.push(`Forced past the automatic safety rails by ${requestedBy}.`);
   return respond({ finding, decision, rawEvent: command, ledgerId: requestId, requestedBy, reason: command.reason!, ticket: command.ticket, task }, deps);
 }
 

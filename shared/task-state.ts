@@ -7,6 +7,7 @@ import {
   type TaskDefinition,
 } from '@aws-sdk/client-ecs';
 import type { AwsClients } from './aws/clients';
+import { awsErrorCode } from './aws/errors';
 import type { TaskReference } from './finding';
 
 export interface InterfaceState {
@@ -53,9 +54,15 @@ function interfaceState(eni: NetworkInterface): InterfaceState {
 }
 
 async function describeInterface(clients: AwsClients, id: string): Promise<InterfaceState | undefined> {
-  const out = await clients.ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [id] }));
-  const eni = out.NetworkInterfaces?.[0];
-  return eni ? interfaceState(eni) : undefined;
+  try {
+    const out = await clients.ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [id] }));
+    const eni = out.NetworkInterfaces?.[0];
+    return eni ? interfaceState(eni) : undefined;
+  } catch (error) {
+    // A stopped awsvpc task's interface is deleted while DescribeTasks still lists the attachment.
+    if (awsErrorCode(error) === 'InvalidNetworkInterfaceID.NotFound') return undefined;
+    throw error;
+  }
 }
 
 async function describeHostInterface(clients: AwsClients, clusterArn: string, containerInstanceArn: string) {

@@ -43,7 +43,7 @@ describe('parsePolicy: the shipped policy.yml', () => {
     const policy = shippedPolicy();
     expect(policy.forceObserve).toBe(false);
     expect(policy.protect.tags).toEqual({ 'responder:protect': 'true' });
-    expect(policy.rules.map((r) => r.name)).toEqual(['critical-or-unmistakable', 'unmistakable-threats', 'high-isolate', 'medium-notify', 'low-ignored']);
+    expect(policy.rules.filter((r) => r.match.kind === 'runtime').map((r) => r.name)).toEqual(['critical-or-unmistakable', 'unmistakable-threats', 'high-isolate', 'medium-notify', 'low-ignored']);
     const first = policy.rules[0]!;
     expect(first.steps.map((s) => s.action)).toEqual(['capture-evidence', 'tag', 'isolate-task', 'stop-task', 'notify']);
     // Defaults filled in by the action's own schema.

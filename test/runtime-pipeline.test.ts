@@ -320,9 +320,9 @@ describe('new events', () => {
     expect(deployment.account.ecs.tasks.get(taskArnOf(HIGH_ISOLATE))!.lastStatus).toBe('RUNNING');
     const eni = deployment.account.ec2.networkInterfaces.get(net.eniId)!;
     expect(eni.tags).toMatchObject({ [TAG_FINDING]: HIGH_ISOLATE.detail.id, [TAG_STATE]: 'responding', [TAG_RULE]: 'high-isolate' });
-    // The swap is refused, so the interface keeps its groups; it says what they were.
+    // The swap is refused, so the interface keeps its groups, and no tag claims they were changed.
     expect(eni.groupIds).toEqual(net.groups);
-    expect(eni.tags[ORIGINAL_GROUPS_TAG]).toBe(net.groups.join(','));
+    expect(eni.tags[ORIGINAL_GROUPS_TAG]).toBeUndefined();
     expect(denyEntriesFor(deployment.account, net.subnetId, `${net.ip}/32`)).toHaveLength(2);
     expect(deployment.account.callsTo('ecs', 'StopTask')).toEqual([]);
   });
@@ -425,7 +425,7 @@ rules:
     expect(denyEntriesFor(deployment.account, net.subnetId, `${net.ip}/32`)).toEqual([]);
     const [message] = notifications(deployment.account);
     expect(message!.containment).toEqual({ state: 'none' });
-    expect(message!.notes.join(' ')).toMatch(/Protected resource \(tag responder:protect=true protects it\): containment withheld/);
+    expect(message!.notes.join(' ')).toMatch(/Protected resource \(tag responder:protect=true protects it\): nothing changed on it; evidence and notification only/);
   });
 
   it('a Low finding is ignored: EventBridge does not route it, and the policy would take no action', async () => {
@@ -733,8 +733,8 @@ describe('fault injection', () => {
     const result = await respondToRuntimeFinding(REVERSE_SHELL, deployment.deps);
     const deny = result.actions.find((a) => a.mechanism === 'network-acl')!;
     expect(deny.errorCode).toBe('NetworkAclEntryLimitExceeded');
-    // The brief asked for `failed`; isRefusal() classes any non-throttling 4xx as a refusal, so it is `unsupported`. Reported.
-    expect(deny.status).toBe('unsupported');
+    // A quota is a failure an operator can fix (raise it, or clean the ACL), not AWS refusing the mechanism.
+    expect(deny.status).toBe('failed');
     expect(acl.entries).toEqual(entriesBefore);
     expect(deployment.account.callsTo('ec2', 'CreateNetworkAclEntry')).toHaveLength(1); // a refusal is not retried
     expect(await ledgerRecord(deployment.deps.ledger, ledgerIdOf(REVERSE_SHELL), 'isolate-task:network-acl')).toMatchObject({ errorCode: 'NetworkAclEntryLimitExceeded' });

@@ -35,14 +35,13 @@ export const captureEvidence = defineAction({
         ),
       ),
     );
-    return [
-      {
-        action: 'capture-evidence',
-        status: 'applied',
-        mechanism: 's3',
-        detail: `${Object.keys(objects).length} objects in s3://${runtime.config.evidenceBucket}/${prefix}/`,
-        target: `s3://${runtime.config.evidenceBucket}/${prefix}/`,
-      },
-    ];
+    const outcome = {
+      action: 'capture-evidence',
+      status: 'applied' as const,
+      mechanism: 's3',
+      detail: `${Object.keys(objects).length} objects in s3://${runtime.config.evidenceBucket}/${prefix}/`,
+    };
+    await runtime.ledger.recordOutcome(runtime.audit, 'capture-evidence', outcome, `task:${task.taskArn}`);
+    return [outcome];
   },
 });

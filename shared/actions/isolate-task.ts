@@ -69,6 +69,8 @@ async function swapSecurityGroups(runtime: ActionRuntime, task: TaskState, eni: 
   } catch (error) {
     const outcome = failure('security-group', error);
     if (outcome.status === 'unsupported') outcome.detail += ` (${eni.requesterManaged ? 'ECS-managed interface: AWS does not allow changing its groups' : eni.id})`;
+    // The groups did not change, so the interface must not claim otherwise.
+    await runtime.clients.ec2.send(new DeleteTagsCommand({ Resources: [eni.id], Tags: [{ Key: ORIGINAL_GROUPS_TAG }] })).catch(() => undefined);
     await runtime.ledger.recordOutcome(runtime.audit, step, outcome, `task:${task.taskArn}`);
     return outcome;
   }

@@ -12,5 +12,10 @@ export const notify = defineAction({
   runsInObserveMode: true,
   kinds: ['runtime', 'image'],
   describe: () => [{ action: 'notify', status: 'planned', mechanism: 'sns', detail: 'would publish the notification' }],
-  apply: async (_params, _target, runtime) => [await runtime.publishNotification()],
+  async apply(_params, { task }, runtime) {
+    const outcome = await runtime.publishNotification();
+    // Each delivery that notifies gets its own audit row, so a re-evaluation's message is on record too.
+    await runtime.ledger.recordOutcome(runtime.audit, `notify:${new Date().toISOString()}`, outcome, `task:${task.taskArn}`);
+    return [outcome];
+  },
 });

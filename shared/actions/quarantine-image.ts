@@ -12,7 +12,7 @@ import { imageLedgerId } from '../image/image-reference';
 import { forgetQuarantineState, QUARANTINE_ACTION } from '../image/quarantine-state';
 import type { ActionRecord } from '../ledger';
 import type { ActionOutcome } from '../notification';
-import { readTaskState } from '../task-state';
+import { describeTaskBrief } from '../image/describe-task';
 import { defineAction, type ActionRuntime, type ImageActionTarget } from './response-action';
 import { stopTaskOnce } from './stop-task';
 
@@ -149,7 +149,7 @@ async function putTag(runtime: ActionRuntime, image: Image, tag: string): Promis
 async function stopTasksUsingImage(runtime: ActionRuntime, target: ImageActionTarget): Promise<ActionOutcome[]> {
   const outcomes: ActionOutcome[] = [];
   for (const running of target.tasksUsingImage) {
-    const task = await readTaskState(runtime.clients, { arn: running.taskArn, clusterArn: running.clusterArn });
+    const task = await describeTaskBrief(runtime.clients, { arn: running.taskArn, clusterArn: running.clusterArn });
     outcomes.push(await stopTaskOnce(runtime, task, `${ACTION}:stop-task:${running.taskArn.split('/').pop()}`, ACTION));
   }
   return outcomes;
@@ -181,7 +181,8 @@ export const quarantineImage = defineAction<Params, ImageActionTarget>({
   params: Params,
   permissions: [
     { actions: ['ecr:DescribeImages', 'ecr:BatchGetImage', 'ecr:UpdateImageStorageClass', 'ecr:PutImage', 'ecr:BatchDeleteImage'], scope: 'ecr-repository' },
-    { actions: ['ecs:ListClusters', 'ecs:ListTasks', 'ecs:DescribeTasks', 'ecs:DescribeTaskDefinition'], scope: 'read-only' },
+    // Finding the tasks that run the digest (ListClusters, ListTasks, DescribeTasks).
+    { actions: ['ecs:ListClusters', 'ecs:ListTasks', 'ecs:DescribeTasks'], scope: 'read-only' },
     { actions: ['ecs:StopTask'], scope: 'ecs-task-in-cluster' },
   ],
   mutating: true,

@@ -5,6 +5,7 @@ import type { Finding, ImageFinding } from '../finding';
 import type { TaskUsingImage } from '../image/tasks-using-image';
 import type { Ledger, ActionRecord } from '../ledger';
 import type { ActionOutcome } from '../notification';
+import type { Safety } from '../policy/policy-schema';
 import type { TaskState } from '../task-state';
 
 export type Mode = 'observe' | 'enforce';
@@ -42,6 +43,8 @@ export interface ActionRuntime {
   ledger: Ledger;
   config: ResponderConfig;
   audit: Audit;
+  /** The policy's safety rails (defaults when absent). */
+  safety?: Safety;
   /** Builds the notification from the outcomes so far and publishes it to SNS. */
   publishNotification: () => Promise<ActionOutcome>;
 }

@@ -1,4 +1,6 @@
-import { StopTaskCommand } from '@aws-sdk/client-ecs';
+import { DescribeServicesCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
+import { awsErrorCode } from '../aws/errors';
+import { DEFAULT_SAFETY } from '../policy/policy-schema';
 import { z } from 'zod';
 import type { TaskState } from '../task-state';
 import type { ActionOutcome } from '../notification';
@@ -13,11 +15,31 @@ export function replacementNote(task: TaskState): string | undefined {
     : undefined;
 }
 
+/** Why a stop would leave the task's service under its minimum healthy tasks, or undefined. Fails closed. */
+async function minHealthyViolation(runtime: ActionRuntime, task: TaskState): Promise<string | undefined> {
+  const minimum = (runtime.safety ?? DEFAULT_SAFETY).minHealthyTasks;
+  if (!task.service || minimum === 0) return undefined;
+  try {
+    const out = await runtime.clients.ecs.send(new DescribeServicesCommand({ cluster: task.clusterArn, services: [task.service] }));
+    const running = out.services?.[0]?.runningCount ?? 0;
+    if (running - 1 >= minimum) return undefined;
+    return `MIN-HEALTHY: service ${task.service} has ${running} running task${running === 1 ? '' : 's'}; a stop would leave fewer than ${minimum}. Not stopped (a rule may set ignoreMinHealthy: true).`;
+  } catch (error) {
+    return `SAFETY CHECK FAILED (${awsErrorCode(error)}): could not count the service's healthy tasks, so no stop`;
+  }
+}
+
 /** Stops a task once: a task already stopping or stopped is left as it is. Shared by `stop-task` and the isolation ladder. */
-export async function stopTaskOnce(runtime: ActionRuntime, task: TaskState, step: string, action: string): Promise<ActionOutcome> {
+export async function stopTaskOnce(runtime: ActionRuntime, task: TaskState, step: string, action: string, ignoreMinHealthy = false): Promise<ActionOutcome> {
   if (!task.found) return { action, status: 'skipped', mechanism: 'stop-task', detail: 'task not found (already gone)' };
   if (task.desiredStatus === 'STOPPED' || task.lastStatus === 'STOPPED') {
     return { action, status: 'skipped', mechanism: 'stop-task', detail: `task already ${task.lastStatus === 'STOPPED' ? 'stopped' : 'stopping'}` };
+  }
+  const unhealthy = ignoreMinHealthy ? undefined : await minHealthyViolation(runtime, task);
+  if (unhealthy) {
+    const withheld: ActionOutcome = { action, status: 'skipped', mechanism: 'safety', detail: unhealthy, target: `task:${task.taskArn}` };
+    await runtime.ledger.recordOutcome(runtime.audit, step, withheld);
+    return withheld;
   }
   await runtime.ledger.writeAhead(runtime.audit, {
     step,
@@ -43,8 +65,14 @@ export async function stopTaskOnce(runtime: ActionRuntime, task: TaskState, step
 export const stopTask = defineAction({
   name: 'stop-task',
   summary: 'StopTask with a reason naming the finding; idempotent. A service task is replaced by ECS from the same image digest.',
-  params: z.strictObject({}),
-  permissions: [{ actions: ['ecs:StopTask'], scope: 'ecs-task-in-cluster' }],
+  params: z.strictObject({
+    /** Stop even when the service would drop below the policy's minHealthyTasks (for findings worse than an outage). */
+    ignoreMinHealthy: z.boolean().default(false),
+  }),
+  permissions: [
+    { actions: ['ecs:StopTask'], scope: 'ecs-task-in-cluster' },
+    { actions: ['ecs:DescribeServices'], scope: 'read-only' },
+  ],
   mutating: true,
   destructive: true,
   reversible: false,
@@ -56,5 +84,5 @@ export const stopTask = defineAction({
       detail: ['would stop the task.', replacementNote(task)].filter(Boolean).join(' '),
     },
   ],
-  apply: async (_params, { task }, runtime) => [await stopTaskOnce(runtime, task, 'stop-task', 'stop-task')],
+  apply: async (params, { task }, runtime) => [await stopTaskOnce(runtime, task, 'stop-task', 'stop-task', params.ignoreMinHealthy)],
 });

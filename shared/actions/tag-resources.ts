@@ -52,6 +52,7 @@ export const tagResources = defineAction({
   ],
   async apply(_params, { finding, task }, runtime) {
     if (!task.found) return [{ action: 'tag', status: 'skipped', detail: 'task not found' }];
+    // In bridge/host mode this is the container instance's interface: the finding concerns that host too.
     const eni = task.taskInterface ?? task.hostInterface;
     const record = await runtime.ledger.writeAhead(runtime.audit, {
       step: 'tag',

@@ -17,5 +17,7 @@ const RETRYABLE = new Set(['ThrottlingException', 'RequestLimitExceeded', 'Throt
 export function isRefusal(error: unknown): boolean {
   if (!error || typeof error !== 'object') return false;
   const fault = (error as { $fault?: string }).$fault;
-  return fault === 'client' && !RETRYABLE.has(awsErrorCode(error));
+  const code = awsErrorCode(error);
+  // A quota reached (NetworkAclEntryLimitExceeded, ...) is a failure someone can fix, not AWS saying "never".
+  return fault === 'client' && !RETRYABLE.has(code) && !code.endsWith('LimitExceeded');
 }

@@ -46,13 +46,19 @@ function countsText(counts: SeverityCounts): string {
   return Object.entries(counts).filter(([, n]) => (n ?? 0) > 0).map(([label, n]) => `${n} ${label}`).join(', ') || 'no findings';
 }
 
-function headline(finding: ImageFinding, counts: SeverityCounts, containment: Notification['containment'], pushed: boolean): string {
+function headline(finding: ImageFinding, counts: SeverityCounts, containment: Notification['containment'], outcomes: ActionOutcome[]): string {
+  if (finding.source === 'ecr-push') {
+    const image = `${finding.repository}@${finding.digest.slice(0, 19)}…`;
+    if (containment.state === 'not-contained') return `NOT QUARANTINED after a push: ${image}`;
+    const reapplied = outcomes.some((o) => o.action === QUARANTINE && o.status === 'applied');
+    return reapplied ? `Re-quarantined (${containment.mechanism}) after a push restored it: ${image}` : `Push of a quarantined image, still quarantined (${containment.mechanism}): ${image}`;
+  }
   const what = `${finding.repository}@${finding.digest.slice(0, 19)}… (${countsText(counts)})`;
-  if (!finding.actionable && !pushed) return `Image scan ${finding.status}, not acted on: ${finding.repository}@${finding.digest.slice(0, 19)}…`;
+  if (!finding.actionable) return `Image scan ${finding.status}, not acted on: ${finding.repository}@${finding.digest.slice(0, 19)}…`;
   switch (containment.state) {
     case 'contained':
     case 'partially-contained':
-      return `${pushed ? 'Re-quarantined after a push' : 'Quarantined'} (${containment.mechanism}): ${what}`;
+      return `Quarantined (${containment.mechanism}): ${what}`;
     case 'not-contained':
       return `NOT QUARANTINED: ${what}`;
     case 'observed':
@@ -85,7 +91,7 @@ export function buildImageNotification(input: ImageNotificationInput): Notificat
     schema: NOTIFICATION_SCHEMA_ID,
     version: NOTIFICATION_SCHEMA_VERSION,
     kind: 'image-response',
-    headline: headline(finding, input.severityCounts, containment, finding.source === 'ecr-push'),
+    headline: headline(finding, input.severityCounts, containment, outcomes),
     at: input.at.toISOString(),
     ledgerId: input.ledgerId,
     finding: {

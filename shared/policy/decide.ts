@@ -8,8 +8,10 @@ export interface Decision {
   policyRule: string;
   mode: Mode;
   steps: PolicyStep[];
-  /** Why the decision is narrower than the rule (protection, global switch), said to people. */
+  /** Why the decision is narrower than the rule (protection, global switch, safety rails), said to people. */
   notes: string[];
+  /** A person forced it past the automatic safety rails (runbook `force`, with a reason). */
+  force?: boolean;
 }
 
 export type DecideResult = { act: true; decision: Decision } | { act: false; reason: string };
@@ -68,7 +70,7 @@ export function decide(
   const protectedBy = protectionReason(policy, config, finding);
   if (protectedBy) {
     steps = steps.filter((step) => !isMutating(step.action));
-    notes.push(`Protected resource (${protectedBy}): containment withheld, notification only.`);
+    notes.push(`Protected resource (${protectedBy}): nothing changed on it; evidence and notification only.`);
   }
   return { act: true, decision: { policyRule: rule.name, mode, steps, notes } };
 }

@@ -48,8 +48,22 @@ export const AcceptedRiskSchema = z.strictObject({
 });
 export type AcceptedRisk = z.infer<typeof AcceptedRiskSchema>;
 
+/** Safety rails, on by default: they bound what automation can break in a bad hour. */
+export const SafetySchema = z.strictObject({
+  /** At most this many destructive actions (isolate, stop, quarantine) per window in the account, then notify only. */
+  maxDestructivePerAccount: z.number().int().min(0).default(20),
+  /** The same, per cluster. */
+  maxDestructivePerCluster: z.number().int().min(0).default(10),
+  windowMinutes: z.number().int().min(1).max(1440).default(60),
+  /** A service keeps at least this many running tasks after a stop, unless the rule's stop-task says otherwise. */
+  minHealthyTasks: z.number().int().min(0).default(1),
+});
+export type Safety = z.infer<typeof SafetySchema>;
+export const DEFAULT_SAFETY: Safety = SafetySchema.parse({});
+
 export const PolicySchema = z.strictObject({
   version: z.literal(1),
+  safety: SafetySchema.default(DEFAULT_SAFETY),
   forceObserve: z.boolean().default(false),
   protect: z
     .strictObject({

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { actionNames, findAction } from '../actions/registry';
-import { PolicySchema, type AcceptedRisk, type PolicyDocument, type PolicyRuleDocument } from './policy-schema';
+import { PolicySchema, type Safety, type AcceptedRisk, type PolicyDocument, type PolicyRuleDocument } from './policy-schema';
 
 export interface PolicyStep {
   action: string;
@@ -12,6 +12,7 @@ export type PolicyRule = Omit<PolicyRuleDocument, 'actions'> & { steps: PolicySt
 
 export interface Policy {
   forceObserve: boolean;
+  safety: Safety;
   protect: PolicyDocument['protect'];
   rules: PolicyRule[];
   /** Vulnerabilities image rules ignore until their expiry date. */
@@ -63,7 +64,7 @@ export function parsePolicy(text: string, source = 'policy.yml'): Policy {
     const { actions: _actions, ...rest } = rule;
     return { ...rest, steps };
   });
-  return { forceObserve: parsed.data.forceObserve, protect: parsed.data.protect, rules, acceptedRisks: parsed.data.acceptedRisks };
+  return { forceObserve: parsed.data.forceObserve, safety: parsed.data.safety, protect: parsed.data.protect, rules, acceptedRisks: parsed.data.acceptedRisks };
 }
 
 export function loadPolicyFile(path: string): Policy {
