@@ -39,7 +39,8 @@ export async function guardImagePush(event: unknown, deps: PipelineDeps, request
   const quarantine = await quarantineStateOf(deps.ledger, push.repository, push.digest);
   if (quarantine.state !== 'enforced') return { ...NONE, ignored: `${push.repository}@${push.digest.slice(0, 19)}… is not quarantined${quarantine.state === 'observed' ? ' (observe mode only)' : ''}` };
 
-  const eventId = String((event as { id?: unknown }).id ?? `${push.repository}@${push.digest}:${push.tag ?? ''}`);
+  const id = (event as { id?: unknown }).id;
+  const eventId = typeof id === 'string' && id ? id : `${push.repository}@${push.digest}:${push.tag ?? ''}`;
   const ledgerId = `image-push:${eventId}`;
   const decision: ImageDecision = {
     policyRule: quarantine.policyRule,

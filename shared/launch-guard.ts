@@ -60,7 +60,8 @@ export async function guardTaskLaunch(event: unknown, deps: PipelineDeps, reques
     change = parseTaskStateChange(event);
   } catch (error) {
     if (!(error instanceof InvalidEventError)) throw error;
-    await deps.ledger.rejectEvent(String((event as { id?: unknown } | null)?.id ?? `unidentified-${Date.now()}`), error.message, event);
+    const id = (event as { id?: unknown } | null)?.id;
+    await deps.ledger.rejectEvent(typeof id === 'string' && id ? id : `unidentified-${Date.now()}`, error.message, event);
     return { ...NONE, error: error.message };
   }
   const { detail } = change;

@@ -199,6 +199,18 @@ export class Ledger {
     return out.Attributes as ActionRecord;
   }
 
+  /** Re-planned before-state (the planned NACL numbers were taken by a concurrent writer; nothing of ours was changed). */
+  async replaceBeforeState(ledgerId: string, step: string, beforeState: Record<string, unknown>): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: findingKey(ledgerId), sk: `ACTION#${step}` },
+        UpdateExpression: 'SET beforeState = :before, updatedAt = :now',
+        ExpressionAttributeValues: { ':before': beforeState, ':now': this.now().toISOString() },
+      }),
+    );
+  }
+
   /** The audit record of a step: what, when, why, mode, who, result, error. */
   async recordOutcome(audit: Audit, step: string, outcome: ActionOutcome, target?: string): Promise<void> {
     const now = this.now().toISOString();
@@ -246,6 +258,7 @@ export class Ledger {
    * full. Counter items expire by TTL (`expiresAt`) a day after their window.
    */
   async takeSlot(scope: string, windowStart: Date, limit: number, windowMinutes: number): Promise<boolean> {
+    if (limit <= 0) return false;
     try {
       await this.doc.send(
         new UpdateCommand({

@@ -63,7 +63,8 @@ const isMutating = (action: string) => !READ.test(action);
 describe('the packaged CloudFormation template', () => {
   it('routes GuardDuty ECS findings (numeric severity) and stopped ECS tasks through EventBridge rules with retries and a DLQ', () => {
     const rules = ofType('AWS::Events::Rule').map(([, r]) => r.Properties);
-    expect(rules).toHaveLength(2);
+    // GuardDuty, STOPPED tasks; image scans (ECR, Inspector finding, Inspector scan); launch guard (task starting, image push).
+    expect(rules).toHaveLength(7);
     const guardDuty = rules.find((r) => r.EventPattern.source?.includes('aws.guardduty'))!;
     expect(guardDuty.EventPattern).toEqual({
       source: ['aws.guardduty'],
@@ -72,7 +73,7 @@ describe('the packaged CloudFormation template', () => {
     });
     // A number, not the string "4": EventBridge's numeric matching needs one.
     expect(typeof guardDuty.EventPattern.detail.severity[0].numeric[1]).toBe('number');
-    const stopped = rules.find((r) => r.EventPattern.source?.includes('aws.ecs'))!;
+    const stopped = rules.find((r) => r.EventPattern.source?.includes('aws.ecs') && r.EventPattern.detail?.lastStatus?.includes('STOPPED'))!;
     expect(stopped.EventPattern).toEqual({ source: ['aws.ecs'], 'detail-type': ['ECS Task State Change'], detail: { lastStatus: ['STOPPED'] } });
     for (const rule of rules) {
       expect(rule.State).toBe('ENABLED');
@@ -107,7 +108,7 @@ describe('the packaged CloudFormation template', () => {
     const eventTargets = ofType('AWS::Events::Rule').flatMap(([, r]) => r.Properties.Targets.map((t: Json) => t.Arn['Fn::GetAtt']?.[0]));
     const snsTargets = ofType('AWS::SNS::Subscription').map(([, r]) => r.Properties.Endpoint['Fn::GetAtt']?.[0]);
     const asynchronous = new Set([...eventTargets, ...snsTargets]);
-    expect([...asynchronous].sort()).toEqual(['RuntimeFindingLambdaFunction', 'SlackNotifierLambdaFunction', 'TaskStoppedLambdaFunction']);
+    expect([...asynchronous].sort()).toEqual(['ImageFindingLambdaFunction', 'RuntimeFindingLambdaFunction', 'SlackNotifierLambdaFunction', 'TaskLaunchGuardLambdaFunction', 'TaskStoppedLambdaFunction']);
     const configs = ofType('AWS::Lambda::EventInvokeConfig').map(([, r]) => r.Properties);
     for (const name of asynchronous) {
       const config = configs.find((c) => c.FunctionName?.Ref === name);

@@ -1,7 +1,7 @@
 import { CreateTagsCommand, DeleteTagsCommand, ModifyNetworkInterfaceAttributeCommand } from '@aws-sdk/client-ec2';
 import { z } from 'zod';
 import { awsErrorCode, awsErrorMessage, isRefusal } from '../aws/errors';
-import { applyNetworkAclDeny, networkAclForSubnet, planNetworkAclDeny, removeNetworkAclDeny, type NetworkAclDeny } from '../aws/network-acl';
+import { applyNetworkAclDeny, networkAclForSubnet, planNetworkAclDeny, removeNetworkAclDeny, RuleNumberTaken, type NetworkAclDeny } from '../aws/network-acl';
 import { quarantineSecurityGroupId } from '../aws/quarantine-security-group';
 import type { ActionRecord } from '../ledger';
 import type { ActionOutcome } from '../notification';
@@ -76,32 +76,41 @@ async function swapSecurityGroups(runtime: ActionRuntime, task: TaskState, eni: 
   }
 }
 
+const NACL_ATTEMPTS = 8;
+
 async function denyInNetworkAcl(runtime: ActionRuntime, task: TaskState, eni: InterfaceState): Promise<ActionOutcome> {
   const step = `${ACTION}:network-acl`;
+  const target = `task:${task.taskArn}`;
   try {
     const acl = await networkAclForSubnet(runtime.clients, eni.subnetId);
     if (!acl) throw new Error(`no network ACL is associated with ${eni.subnetId}`);
-    const record = await runtime.ledger.writeAhead(runtime.audit, {
-      step,
-      action: ACTION,
-      mechanism: 'network-acl',
-      target: `task:${task.taskArn}`,
-      beforeState: { ...planNetworkAclDeny(acl, eni.privateIp) },
-    });
-    const deny = record.beforeState as unknown as NetworkAclDeny;
-    await applyNetworkAclDeny(runtime.clients, deny);
+    // A retry after a crash reuses the numbers it wrote ahead; a collision with a concurrent isolation re-plans.
+    let deny = (await runtime.ledger.writeAhead(runtime.audit, { step, action: ACTION, mechanism: 'network-acl', target, beforeState: { ...planNetworkAclDeny(acl, eni.privateIp) } }))
+      .beforeState as unknown as NetworkAclDeny;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await applyNetworkAclDeny(runtime.clients, deny);
+        break;
+      } catch (error) {
+        if (!(error instanceof RuleNumberTaken) || attempt === NACL_ATTEMPTS) throw error;
+        await removeNetworkAclDeny(runtime.clients, deny); // only entries that are ours (our CIDR) go
+        const fresh = await networkAclForSubnet(runtime.clients, eni.subnetId);
+        deny = planNetworkAclDeny(fresh!, eni.privateIp, 'random');
+        await runtime.ledger.replaceBeforeState(runtime.audit.ledgerId, step, { ...deny });
+      }
+    }
     const outcome: ActionOutcome = {
       action: ACTION,
       status: 'applied',
       mechanism: 'network-acl',
       detail: `denied all traffic to and from ${deny.cidr} in ${deny.networkAclId} (rules ${deny.ingressRule} in, ${deny.egressRule} out). Same-subnet traffic is not filtered by network ACLs; load-balancer health checks now fail, so ECS will replace a service task.`,
-      target: `task:${task.taskArn}`,
+      target,
     };
     await runtime.ledger.recordOutcome(runtime.audit, step, outcome);
     return outcome;
   } catch (error) {
     const outcome = failure('network-acl', error);
-    await runtime.ledger.recordOutcome(runtime.audit, step, outcome, `task:${task.taskArn}`);
+    await runtime.ledger.recordOutcome(runtime.audit, step, outcome, target);
     return outcome;
   }
 }

@@ -23,18 +23,30 @@ export async function networkAclForSubnet(clients: AwsClients, subnetId: string)
   return out.NetworkAcls?.[0];
 }
 
-function freeRule(acl: NetworkAcl, egress: boolean, taken: Set<number>): number | undefined {
+export type RulePick = 'lowest' | 'random';
+
+/**
+ * A free rule number: the lowest (predictable, the usual case), or after a collision a random free one, so that
+ * concurrent isolations in one subnet stop picking the same number (deny entries need no order among themselves).
+ */
+function freeRule(acl: NetworkAcl, egress: boolean, pick: RulePick): number | undefined {
   const used = new Set((acl.Entries ?? []).filter((e) => e.Egress === egress).map((e) => e.RuleNumber));
-  for (let n = FIRST_RULE; n <= LAST_RULE; n++) if (!used.has(n) && !taken.has(n)) return n;
-  return undefined;
+  const free: number[] = [];
+  for (let n = FIRST_RULE; n <= LAST_RULE; n++) if (!used.has(n)) free.push(n);
+  return pick === 'lowest' ? free[0] : free[Math.floor(Math.random() * free.length)];
 }
 
 /** Picks the rule numbers before anything changes, so they can be written ahead to the ledger. */
-export function planNetworkAclDeny(acl: NetworkAcl, ip: string): NetworkAclDeny {
-  const ingressRule = freeRule(acl, false, new Set());
-  const egressRule = freeRule(acl, true, new Set());
+export function planNetworkAclDeny(acl: NetworkAcl, ip: string, pick: RulePick = 'lowest'): NetworkAclDeny {
+  const ingressRule = freeRule(acl, false, pick);
+  const egressRule = freeRule(acl, true, pick);
   if (ingressRule === undefined || egressRule === undefined) throw new Error(`no free rule number in ${FIRST_RULE}-${LAST_RULE} of ${acl.NetworkAclId}`);
   return { networkAclId: acl.NetworkAclId!, cidr: `${ip}/32`, ingressRule, egressRule };
+}
+
+/** Another writer took one of the planned numbers first (a concurrent isolation in the same subnet). */
+export class RuleNumberTaken extends Error {
+  override readonly name = 'RuleNumberTaken';
 }
 
 async function createDeny(clients: AwsClients, deny: NetworkAclDeny, egress: boolean): Promise<void> {
@@ -55,7 +67,7 @@ async function createDeny(clients: AwsClients, deny: NetworkAclDeny, egress: boo
     const acl = (await clients.ec2.send(new DescribeNetworkAclsCommand({ NetworkAclIds: [deny.networkAclId] }))).NetworkAcls?.[0];
     const rule = egress ? deny.egressRule : deny.ingressRule;
     const entry = acl?.Entries?.find((e) => e.Egress === egress && e.RuleNumber === rule);
-    if (entry?.CidrBlock !== deny.cidr || entry.RuleAction !== 'deny') throw error;
+    if (entry?.CidrBlock !== deny.cidr || entry.RuleAction !== 'deny') throw new RuleNumberTaken(`rule ${rule} of ${deny.networkAclId} was taken by another entry`);
   }
 }
 

@@ -14,11 +14,16 @@ const POSITIVE_TTL_MS = 60_000;
 /** Kept shorter: a digest quarantined a moment ago must not slip through on a stale "clean". */
 const NEGATIVE_TTL_MS = 10_000;
 
-const caches = new WeakMap<Ledger, Map<string, { state: QuarantineState; until: number }>>();
+type Cache = Map<string, { state: QuarantineState; until: number }>;
+/** Keyed by ledger, so two deployments in one process (tests, replay) never share answers. */
+const caches = new WeakMap<Ledger, Cache>();
 
-function cacheOf(ledger: Ledger) {
+function cacheOf(ledger: Ledger): Cache {
   let cache = caches.get(ledger);
-  if (!cache) caches.set(ledger, (cache = new Map()));
+  if (!cache) {
+    cache = new Map();
+    caches.set(ledger, cache);
+  }
   return cache;
 }
 

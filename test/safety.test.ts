@@ -1,0 +1,130 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { respondToRuntimeFinding } from '../shared/pipeline';
+import { runRunbook } from '../shared/runbook';
+import type { SimulatedDeployment } from '../sim/deployment';
+import { loadEvent, policyFrom, startDeployment, type Json } from './helpers/deployment';
+
+const TEMPLATE = loadEvent('gd-ecs-fargate-reverse-shell.json');
+
+/** The same finding on `n` different tasks of the cluster, each with its own finding id. */
+function burst(n: number): Json[] {
+  return Array.from({ length: n }, (_, i) => {
+    const event = structuredClone(TEMPLATE);
+    event.detail.id = `burst${i.toString().padStart(27, '0')}`;
+    const task = event.detail.resource.ecsClusterDetails.taskDetails;
+    task.arn = task.arn.replace(/\w+$/, `b${i.toString(16).padStart(31, '0')}`);
+    return event;
+  });
+}
+
+const isolateOnly = (safety: string) =>
+  policyFrom(`
+version: 1
+safety:
+${safety}
+rules:
+  - name: isolate
+    match: { severity: [HIGH, CRITICAL] }
+    actions:
+      - isolate-task: { fallback: [network-acl] }
+      - notify
+`);
+
+let deployment: SimulatedDeployment | undefined;
+afterEach(async () => {
+  await deployment?.close();
+  deployment = undefined;
+});
+
+function denyEntries(d: SimulatedDeployment): number {
+  return [...d.account.ec2.networkAcls.values()].flatMap((acl) => acl.entries).filter((e) => e.ruleAction === 'deny' && e.ruleNumber < 100).length;
+}
+
+describe('blast-radius limit', () => {
+  it('a concurrent burst of findings: exactly the limit acts, the rest are downgraded to notify and say so', async () => {
+    deployment = await startDeployment({ policy: isolateOnly('  maxDestructivePerAccount: 3\n  maxDestructivePerCluster: 10') });
+    const events = burst(8);
+    for (const event of events) deployment.account.seedFromEvent(event);
+    const d = deployment;
+    const results = await Promise.all(events.map((event) => respondToRuntimeFinding(event, d.deps)));
+
+    const contained = results.filter((r) => r.containment === 'contained (network-acl)');
+    const withheld = results.filter((r) => r.actions.some((a) => a.mechanism === 'safety'));
+    expect(contained).toHaveLength(3);
+    expect(withheld).toHaveLength(5);
+    expect(denyEntries(deployment)).toBe(3 * 2);
+    for (const result of withheld) {
+      expect(result.containment).toBe('not-contained');
+      expect(result.actions.find((a) => a.mechanism === 'safety')!.detail).toMatch(/^BLAST-RADIUS LIMIT: 3 destructive actions in 60 min already taken in account 111122223333/);
+      expect(result.notifications).toBe(1);
+    }
+    const messages = deployment.account.sns.published.map((p) => JSON.parse(p.message as string) as Json);
+    expect(messages.filter((m) => m.headline.startsWith('NOT CONTAINED') && m.notes.some((n: string) => n.startsWith('BLAST-RADIUS LIMIT')))).toHaveLength(5);
+  });
+
+  it('the per-cluster limit applies too, and gives the account slot back', async () => {
+    deployment = await startDeployment({ policy: isolateOnly('  maxDestructivePerAccount: 10\n  maxDestructivePerCluster: 1') });
+    const [first, second] = burst(2);
+    deployment.account.seedFromEvent(first);
+    deployment.account.seedFromEvent(second);
+    expect((await respondToRuntimeFinding(first, deployment.deps)).containment).toBe('contained (network-acl)');
+    const limited = await respondToRuntimeFinding(second, deployment.deps);
+    expect(limited.actions[0]).toMatchObject({ status: 'skipped', mechanism: 'safety', detail: expect.stringMatching(/in cluster prod-cluster/) });
+  });
+
+  it('a person can exceed the limit only with force and a reason, and it is recorded', async () => {
+    deployment = await startDeployment({ policy: isolateOnly('  maxDestructivePerAccount: 0') });
+    const [event] = burst(1);
+    deployment.account.seedFromEvent(event);
+    const taskArn = event.detail.resource.ecsClusterDetails.taskDetails.arn as string;
+    const refused = await runRunbook({ runbook: 'isolate', taskArn, reason: 'attacker active' }, deployment.deps, 'oncall');
+    expect(refused.containment).toBe('not-contained');
+    const forced = await runRunbook({ runbook: 'isolate', taskArn, reason: 'attacker active, limit reached by a storm', force: true }, deployment.deps, 'oncall');
+    expect(forced.containment).toBe('contained (network-acl)');
+    const message = JSON.parse(deployment.account.sns.published.at(-1)!.message as string) as Json;
+    expect(message.notes).toContain('Forced past the automatic safety rails by oncall.');
+  });
+
+  it('fails closed: an error while counting means no destructive action, and a notification saying so', async () => {
+    deployment = await startDeployment({ policy: isolateOnly('  maxDestructivePerAccount: 5') });
+    const [event] = burst(1);
+    deployment.account.seedFromEvent(event);
+    deployment.deps.ledger.takeSlot = () => Promise.reject(Object.assign(new Error('table throttled'), { name: 'ProvisionedThroughputExceededException' }));
+    const result = await respondToRuntimeFinding(event, deployment.deps);
+    expect(result.actions[0]).toMatchObject({ status: 'skipped', mechanism: 'safety', detail: expect.stringMatching(/^SAFETY CHECK FAILED \(ProvisionedThroughputExceededException/) });
+    expect(denyEntries(deployment)).toBe(0);
+    expect(deployment.account.callsTo('ec2', 'ModifyNetworkInterfaceAttribute')).toEqual([]);
+    expect(result.notifications).toBe(1);
+  });
+});
+
+describe('minimum healthy tasks', () => {
+  const stopPolicy = (stop: string) =>
+    policyFrom(`
+version: 1
+safety: { minHealthyTasks: 2 }
+rules:
+  - name: stop
+    match: { severity: [HIGH] }
+    actions:
+      - ${stop}
+      - notify
+`);
+
+  it('does not stop a task when its service would drop below the minimum', async () => {
+    deployment = await startDeployment({ policy: stopPolicy('stop-task') });
+    deployment.account.seedFromEvent(TEMPLATE);
+    const taskArn = TEMPLATE.detail.resource.ecsClusterDetails.taskDetails.arn as string;
+    const result = await respondToRuntimeFinding(TEMPLATE, deployment.deps);
+    expect(result.actions[0]).toMatchObject({ action: 'stop-task', status: 'skipped', mechanism: 'safety', detail: expect.stringMatching(/^MIN-HEALTHY: service orders-web has 2 running tasks/) });
+    expect(deployment.account.ecs.tasks.get(taskArn)!.lastStatus).toBe('RUNNING');
+  });
+
+  it('a rule may override it (ignoreMinHealthy: true)', async () => {
+    deployment = await startDeployment({ policy: stopPolicy('stop-task: { ignoreMinHealthy: true }') });
+    deployment.account.seedFromEvent(TEMPLATE);
+    const result = await respondToRuntimeFinding(TEMPLATE, deployment.deps);
+    expect(result.actions[0]).toMatchObject({ action: 'stop-task', status: 'applied' });
+    expect(deployment.account.ecs.tasks.get(TEMPLATE.detail.resource.ecsClusterDetails.taskDetails.arn as string)!.lastStatus).toBe('STOPPED');
+  });
+});
