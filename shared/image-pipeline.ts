@@ -1,16 +1,16 @@
 import { findAction } from './actions/registry';
-import type { ActionRuntime, Audit, ImageActionTarget } from './actions/response-action';
-import { awsErrorCode, awsErrorMessage } from './aws/errors';
+import type { ActionRuntime, Audit } from './actions/response-action';
 import { InvalidEventError } from './events/invalid-event';
 import { normaliseImageFinding } from './events/image-finding';
 import type { ImageFinding } from './finding';
 import { imageLedgerId } from './image/image-reference';
 import { findTasksUsingImage } from './image/tasks-using-image';
 import type { ActionOutcome } from './notification';
-import { buildImageNotification, imageContainmentOf } from './notify/build-image-notification';
+import { buildImageNotification, imageContainmentOf, severityNumber } from './notify/build-image-notification';
 import { publishNotification } from './notify/publish-notification';
 import type { EventResult, PipelineDeps } from './pipeline';
-import { decideImage, type ImageDecision } from './policy/decide-image';
+import { decideImage } from './policy/decide-image';
+import { runSteps } from './run-steps';
 
 const AUTOMATION = 'automation';
 
@@ -21,37 +21,9 @@ function eventId(event: unknown): string {
   return typeof id === 'string' && id ? id : `unidentified-${Date.now()}`;
 }
 
+/** For the replay report and logs: severity on GuardDuty's scale (CRITICAL 9, HIGH 7, …), like the notification. */
 function summarise(finding: ImageFinding, rank: number) {
-  return { id: imageLedgerId(finding.repository, finding.digest), type: `${finding.title}`, severity: rank };
-}
-
-/** Observe mode describes instead of applying (notify still runs); a failing step does not stop the next. */
-export async function runImageSteps(decision: ImageDecision, target: ImageActionTarget, runtime: ActionRuntime, outcomes: ActionOutcome[]): Promise<void> {
-  for (const step of decision.steps) {
-    const action = findAction(step.action)!;
-    const imageTarget = target as never;
-    if (decision.mode === 'observe' && !action.runsInObserveMode) {
-      for (const planned of action.describe(step.params, imageTarget, runtime.config)) {
-        outcomes.push(planned);
-        await runtime.ledger.recordOutcome(runtime.audit, `observe:${action.name}:${planned.mechanism ?? ''}`, planned, runtime.audit.ledgerId);
-      }
-      continue;
-    }
-    try {
-      if (action.name === 'notify') {
-        // The registry's notify records against a task; an image's message is recorded against the image.
-        const published = await runtime.publishNotification();
-        await runtime.ledger.recordOutcome(runtime.audit, `notify:${new Date().toISOString()}`, published, runtime.audit.ledgerId);
-        outcomes.push(published);
-        continue;
-      }
-      outcomes.push(...(await action.apply(step.params, imageTarget, runtime)));
-    } catch (error) {
-      const failed: ActionOutcome = { action: action.name, status: 'failed', errorCode: awsErrorCode(error), detail: awsErrorMessage(error) };
-      outcomes.push(failed);
-      await runtime.ledger.recordOutcome(runtime.audit, action.name, failed, runtime.audit.ledgerId);
-    }
-  }
+  return { id: imageLedgerId(finding.repository, finding.digest), type: `${finding.title} on ${finding.repository}`, severity: severityNumber(rank) };
 }
 
 /**
@@ -98,6 +70,7 @@ export async function respondToImageFinding(event: unknown, deps: PipelineDeps, 
       ledger: deps.ledger,
       config: deps.config,
       audit: { ...audit, ledgerId: imageId, policyRule: decision.policyRule, mode: decision.mode, reason: `${finding.title} on ${finding.repository}` },
+      safety: deps.policy.safety,
       publishNotification: () =>
         publishNotification(
           deps.clients,
@@ -115,7 +88,7 @@ export async function respondToImageFinding(event: unknown, deps: PipelineDeps, 
           }),
         ),
     };
-    await runImageSteps(decision, { finding, tasksUsingImage, rawEvent: event }, runtime, outcomes);
+    await runSteps(decision, { target: { finding, tasksUsingImage, rawEvent: event }, recordTarget: imageId, scope: { account: finding.account } }, runtime, outcomes);
     const containment = imageContainmentOf(decision, outcomes);
     await deps.ledger.finishClaim(ledgerId, containment.state);
     return {

@@ -1,7 +1,6 @@
 import type { AwsClients } from './aws/clients';
-import { awsErrorCode, awsErrorMessage } from './aws/errors';
 import { findAction } from './actions/registry';
-import type { ActionRuntime, ActionTarget, Audit } from './actions/response-action';
+import type { ActionRuntime, Audit } from './actions/response-action';
 import type { ResponderConfig } from './config';
 import { InvalidEventError } from './events/invalid-event';
 import { normaliseGuardDutyFinding } from './events/guardduty';
@@ -12,8 +11,7 @@ import { buildRuntimeNotification, containmentOf } from './notify/build-notifica
 import { publishNotification } from './notify/publish-notification';
 import { decide, type Decision } from './policy/decide';
 import type { Policy } from './policy/policy';
-import { DEFAULT_SAFETY } from './policy/policy-schema';
-import { allowDestructive } from './safety';
+import { runSteps } from './run-steps';
 import { readTaskState, type TaskState } from './task-state';
 
 export interface PipelineDeps {
@@ -44,45 +42,6 @@ function eventId(event: unknown): string {
 }
 
 const isMutating = (name: string) => findAction(name)?.mutating ?? true;
-
-/** Runs the decided steps in order; observe mode describes instead of applying (except notify, which still tells people). */
-async function runSteps(decision: Decision, target: ActionTarget, runtime: ActionRuntime, outcomes: ActionOutcome[]): Promise<void> {
-  const earlier = await runtime.ledger.actionRecords(runtime.audit.ledgerId);
-  for (const step of decision.steps) {
-    const action = findAction(step.action)!;
-    if (decision.mode === 'observe' && !action.runsInObserveMode) {
-      for (const planned of action.describe(step.params, target, runtime.config)) {
-        outcomes.push(planned);
-        await runtime.ledger.recordOutcome(runtime.audit, `observe:${action.name}:${planned.mechanism ?? ''}`, planned, `task:${target.task.taskArn}`);
-      }
-      continue;
-    }
-    const done = earlier.find((r) => r.action === action.name && r.status === 'applied' && r.mode === 'enforce');
-    if (done && action.name !== 'notify') {
-      outcomes.push({ action: action.name, status: 'skipped', mechanism: done.mechanism ?? undefined, detail: `already applied at ${done.updatedAt} by an earlier delivery` });
-      continue;
-    }
-    if (action.destructive && !decision.force) {
-      const verdict = await allowDestructive(runtime.ledger, runtime.safety ?? DEFAULT_SAFETY, { account: target.finding.account, cluster: target.finding.task.clusterName }, new Date());
-      if (!verdict.allowed) {
-        // Said loudly: in the outcome, the ledger and the notification's notes.
-        const withheld: ActionOutcome = { action: action.name, status: 'skipped', mechanism: 'safety', detail: verdict.why };
-        outcomes.push(withheld);
-        decision.notes.push(verdict.why);
-        await runtime.ledger.recordOutcome(runtime.audit, action.name, withheld, `task:${target.task.taskArn}`);
-        continue;
-      }
-    }
-    try {
-      outcomes.push(...(await action.apply(step.params, target, runtime)));
-    } catch (error) {
-      // One action failing does not stop the ladder: the next step may still contain the task.
-      const failed: ActionOutcome = { action: action.name, status: 'failed', errorCode: awsErrorCode(error), detail: awsErrorMessage(error) };
-      outcomes.push(failed);
-      await runtime.ledger.recordOutcome(runtime.audit, action.name, failed, `task:${target.task.taskArn}`);
-    }
-  }
-}
 
 function summarise(finding: Finding) {
   return { id: finding.id, type: finding.type, severity: finding.severity };
@@ -158,7 +117,8 @@ export async function respond(request: ResponseRequest, deps: PipelineDeps): Pro
           ...(finding.source === 'runbook' ? { kind: 'runbook' as const, reason: request.reason, ticket: request.ticket } : {}),
         }),
     };
-    await runSteps(decision, { finding, task, rawEvent: request.rawEvent }, runtime, outcomes);
+    const scope = { account: finding.account, cluster: finding.task.clusterName };
+    await runSteps(decision, { target: { finding, task, rawEvent: request.rawEvent }, recordTarget: `task:${task.taskArn}`, scope }, runtime, outcomes);
     const containment = containmentOf(decision, outcomes);
     await deps.ledger.finishClaim(ledgerId, containment.state);
     return {

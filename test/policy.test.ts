@@ -48,8 +48,10 @@ describe('parsePolicy: the shipped policy.yml', () => {
     expect(first.steps.map((s) => s.action)).toEqual(['capture-evidence', 'tag', 'isolate-task', 'stop-task', 'notify']);
     // Defaults filled in by the action's own schema.
     expect(first.steps[2]!.params).toEqual({ fallback: ['network-acl'], hostIsolation: false });
-    // The YAML anchor gives unmistakable-threats the same steps.
-    expect(policy.rules[1]!.steps).toEqual(first.steps);
+    // Critical stops even below the service's minimum healthy tasks; the unmistakable types respect it.
+    expect(first.steps[3]!.params).toEqual({ ignoreMinHealthy: true });
+    expect(policy.rules[1]!.steps.map((s) => s.action)).toEqual(first.steps.map((s) => s.action));
+    expect(policy.rules[1]!.steps[3]!.params).toEqual({ ignoreMinHealthy: false });
     expect(policy.rules[4]!.steps).toEqual([]);
   });
 

@@ -58,7 +58,7 @@ describe('blast-radius limit', () => {
       expect(result.actions.find((a) => a.mechanism === 'safety')!.detail).toMatch(/^BLAST-RADIUS LIMIT: 3 destructive actions in 60 min already taken in account 111122223333/);
       expect(result.notifications).toBe(1);
     }
-    const messages = deployment.account.sns.published.map((p) => JSON.parse(p.message as string) as Json);
+    const messages = deployment.account.sns.published.map((p) => JSON.parse(p.message));
     expect(messages.filter((m) => m.headline.startsWith('NOT CONTAINED') && m.notes.some((n: string) => n.startsWith('BLAST-RADIUS LIMIT')))).toHaveLength(5);
   });
 
@@ -81,7 +81,7 @@ describe('blast-radius limit', () => {
     expect(refused.containment).toBe('not-contained');
     const forced = await runRunbook({ runbook: 'isolate', taskArn, reason: 'attacker active, limit reached by a storm', force: true }, deployment.deps, 'oncall');
     expect(forced.containment).toBe('contained (network-acl)');
-    const message = JSON.parse(deployment.account.sns.published.at(-1)!.message as string) as Json;
+    const message = JSON.parse(deployment.account.sns.published.at(-1)!.message);
     expect(message.notes).toContain('Forced past the automatic safety rails by oncall.');
   });
 

@@ -12,10 +12,10 @@ export const notify = defineAction({
   runsInObserveMode: true,
   kinds: ['runtime', 'image'],
   describe: () => [{ action: 'notify', status: 'planned', mechanism: 'sns', detail: 'would publish the notification' }],
-  async apply(_params, { task }, runtime) {
+  async apply(_params, _target, runtime) {
     const outcome = await runtime.publishNotification();
     // Each delivery that notifies gets its own audit row, so a re-evaluation's message is on record too.
-    await runtime.ledger.recordOutcome(runtime.audit, `notify:${new Date().toISOString()}`, outcome, `task:${task.taskArn}`);
+    await runtime.ledger.recordOutcome(runtime.audit, `notify:${new Date().toISOString()}`, outcome, runtime.recordTarget ?? runtime.audit.ledgerId);
     return [outcome];
   },
 });

@@ -45,6 +45,8 @@ export interface ActionRuntime {
   audit: Audit;
   /** The policy's safety rails (defaults when absent). */
   safety?: Safety;
+  /** The ledger target for audit rows an action writes about the whole response (e.g. `notify`). */
+  recordTarget?: string;
   /** Builds the notification from the outcomes so far and publishes it to SNS. */
   publishNotification: () => Promise<ActionOutcome>;
 }
