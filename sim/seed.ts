@@ -39,7 +39,14 @@ export function seedFromEvent(account: SimulatedAccount, event: unknown): void {
     'ECS Task State Change': () => seedTaskStateChange(account, detail),
     'ECR Image Scan': () => seedImage(account, text(detail['repository-name']), text(detail['image-digest']), list(detail['image-tags'])),
     'ECR Image Action': () => {
-      if (detail['action-type'] === 'PUSH') seedImage(account, text(detail['repository-name']), text(detail['image-digest']), [detail['image-tag']]);
+      if (detail['action-type'] !== 'PUSH') return;
+      const repository = text(detail['repository-name']);
+      const digest = text(detail['image-digest']);
+      seedImage(account, repository, digest, [detail['image-tag']]);
+      // The event reports a push that already happened, and re-pushing an archived image restores it to standard
+      // storage (https://docs.aws.amazon.com/AmazonECR/latest/userguide/archive-image.html).
+      const image = repository && digest ? account.ecr.image(repository, digest) : undefined;
+      if (image?.imageStatus === 'ARCHIVED') image.imageStatus = 'ACTIVE';
     },
     'ECR Scan Resource Change': () => {
       for (const repository of list(detail.repositories).map(record)) {
