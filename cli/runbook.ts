@@ -12,7 +12,8 @@ targets:  --task <task ARN> | --finding <ledger id> | --repository <name> --dige
 options:  --reason <text>     required for every command that changes something
           --ticket <id>       recorded with the action
           --since <ISO time>  history: from when (default: 7 days ago)
-          --force             act on a protected resource (with a reason; recorded)
+          --force             past protection and the blast-radius limit (with a reason; recorded)
+          --stop-running-tasks  quarantine-image: also stop the tasks running the digest
           --json              print the result as JSON
 where:    (default)           a fresh simulated account; --replay <events> sets the scene first
           --live              your AWS credentials, the deployed stack's settings (RESPONDER_TABLE, ...)
@@ -30,6 +31,7 @@ async function main(): Promise<number> {
       ticket: { type: 'string' },
       since: { type: 'string' },
       force: { type: 'boolean', default: false },
+      'stop-running-tasks': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       live: { type: 'boolean', default: false },
       'via-lambda': { type: 'boolean', default: false },
@@ -53,6 +55,7 @@ async function main(): Promise<number> {
     ticket: values.ticket,
     since: values.since,
     force: values.force || undefined,
+    stopRunningTasks: values['stop-running-tasks'] || undefined,
   };
 
   let result: RunbookResult;

@@ -74,7 +74,7 @@ export interface ImageVulnerability {
 export interface ImageFinding {
   kind: 'image';
   /** `ecr-push`: a push of an already quarantined digest, re-checked by the launch guard. */
-  source: 'ecr-scan' | 'inspector-finding' | 'inspector-scan' | 'ecr-push';
+  source: 'ecr-scan' | 'inspector-finding' | 'inspector-scan' | 'ecr-push' | 'runbook';
   /** The event id, or the Inspector finding ARN. */
   id: string;
   account: string;

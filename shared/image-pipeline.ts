@@ -9,7 +9,7 @@ import type { ActionOutcome } from './notification';
 import { buildImageNotification, imageContainmentOf, severityNumber } from './notify/build-image-notification';
 import { publishNotification } from './notify/publish-notification';
 import type { EventResult, PipelineDeps } from './pipeline';
-import { decideImage } from './policy/decide-image';
+import { decideImage, type ImageDecision } from './policy/decide-image';
 import { runSteps } from './run-steps';
 
 const AUTOMATION = 'automation';
@@ -53,7 +53,24 @@ export async function respondToImageFinding(event: unknown, deps: PipelineDeps, 
   if (!result.act) {
     return { finding: summarise(finding, 0), decision: null, actions: [], notifications: 0, ignored: result.reason };
   }
-  const { decision } = result;
+  return respondToImage({ finding, decision: result.decision, rawEvent: event, requestedBy }, deps);
+}
+
+export interface ImageResponseRequest {
+  finding: ImageFinding;
+  decision: ImageDecision;
+  rawEvent: unknown;
+  requestedBy: string;
+  /** A person's reason (runbook); automation's reason is the finding. */
+  reason?: string;
+  ticket?: string;
+}
+
+/** Claim, find the tasks running the digest, apply or describe, record, notify. Automation and people both come here. */
+export async function respondToImage(request: ImageResponseRequest, deps: PipelineDeps): Promise<EventResult> {
+  const now = deps.now ?? (() => new Date());
+  const { finding, decision, requestedBy } = request;
+  const imageId = imageLedgerId(finding.repository, finding.digest);
   // One claim per image (and per non-acting status): Inspector's many per-CVE events make one message, and only a
   // rise in severity (or observe → enforce) acts again.
   const ledgerId = finding.actionable ? imageId : `${imageId}#${finding.status}`;
@@ -69,26 +86,37 @@ export async function respondToImageFinding(event: unknown, deps: PipelineDeps, 
       clients: deps.clients,
       ledger: deps.ledger,
       config: deps.config,
-      audit: { ...audit, ledgerId: imageId, policyRule: decision.policyRule, mode: decision.mode, reason: `${finding.title} on ${finding.repository}` },
+      audit: {
+        ledgerId: imageId,
+        requestedBy,
+        policyRule: decision.policyRule,
+        mode: decision.mode,
+        reason: request.reason ?? `${finding.title} on ${finding.repository}`,
+        ticket: request.ticket,
+      },
       safety: deps.policy.safety,
       publishNotification: () =>
         publishNotification(
           deps.clients,
           deps.config.topicArn,
-          buildImageNotification({
-            finding,
-            decision,
-            severityCounts: decision.severityCounts,
-            vulnerabilities: decision.vulnerabilities,
-            tasksUsingImage,
-            outcomes,
-            ledgerId: imageId,
-            requestedBy,
-            at: now(),
-          }),
+          {
+            ...buildImageNotification({
+              finding,
+              decision,
+              severityCounts: decision.severityCounts,
+              vulnerabilities: decision.vulnerabilities,
+              tasksUsingImage,
+              outcomes,
+              ledgerId: imageId,
+              requestedBy,
+              at: now(),
+            }),
+            // A person's command is a runbook message, with their reason.
+            ...(request.reason ? { kind: 'runbook' as const, reason: request.reason, ticket: request.ticket } : {}),
+          },
         ),
     };
-    await runSteps(decision, { target: { finding, tasksUsingImage, rawEvent: event }, recordTarget: imageId, scope: { account: finding.account } }, runtime, outcomes);
+    await runSteps(decision, { target: { finding, tasksUsingImage, rawEvent: request.rawEvent }, recordTarget: imageId, scope: { account: finding.account } }, runtime, outcomes);
     const containment = imageContainmentOf(decision, outcomes);
     await deps.ledger.finishClaim(ledgerId, containment.state);
     return {

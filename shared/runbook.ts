@@ -4,12 +4,16 @@ import { awsErrorCode, awsErrorMessage } from './aws/errors';
 import { findAction } from './actions/registry';
 import type { ActionRuntime } from './actions/response-action';
 import { InvalidEventError } from './events/invalid-event';
-import { severityLabel, type Finding } from './finding';
+import { severityLabel, type Finding, type ImageFinding } from './finding';
+import { respondToImage } from './image-pipeline';
+import { releaseImage } from './image-release';
 import type { ActionRecord } from './ledger';
 import { NOTIFICATION_SCHEMA_ID, NOTIFICATION_SCHEMA_VERSION, type ActionOutcome, type Notification } from './notification';
 import { publishNotification } from './notify/publish-notification';
 import { respond, type EventResult, type PipelineDeps } from './pipeline';
 import { protectionReason, type Decision } from './policy/decide';
+import type { ImageDecision } from './policy/decide-image';
+import { imageLedgerId } from './image/image-reference';
 import { readTaskState } from './task-state';
 
 export const RUNBOOK_COMMANDS = ['isolate', 'stop', 'quarantine-image', 'release', 'release-image', 'status', 'history'] as const;
@@ -30,6 +34,8 @@ export const RunbookCommandSchema = z.strictObject({
   force: z.boolean().default(false),
   /** Who asks. The CLI fills it from STS; a direct Lambda invoke cannot be attributed by Lambda itself (README). */
   requestedBy: z.string().optional(),
+  /** quarantine-image: also stop the tasks running the digest. */
+  stopRunningTasks: z.boolean().optional(),
   /** isolate: the ladder below the security-group swap (default: network-acl). */
   fallback: z.array(z.enum(['network-acl', 'stop-task'])).optional(),
   hostIsolation: z.boolean().optional(),
@@ -112,10 +118,51 @@ async function containTask(command: RunbookCommand, deps: PipelineDeps, requeste
   return respond({ finding, decision, rawEvent: command, ledgerId: requestId, requestedBy, reason: command.reason!, ticket: command.ticket, task }, deps);
 }
 
+/** A person quarantines an image: the same image path as a scan, with their reason and a decision of their own. */
+async function quarantineImageByHand(command: RunbookCommand, deps: PipelineDeps, requestedBy: string): Promise<RunbookResult> {
+  // The responder acts in its own account and region: those of its topic.
+  const [, , , region = '', account = ''] = deps.config.topicArn.split(':');
+  const observe = deps.policy.forceObserve || deps.config.forceObserve;
+  const finding: ImageFinding = {
+    kind: 'image',
+    source: 'runbook',
+    id: `runbook:quarantine-image:${randomUUID()}`,
+    account,
+    region,
+    repository: command.repository!,
+    digest: command.imageDigest!,
+    tags: [],
+    status: 'REQUESTED',
+    actionable: true,
+    severityCounts: {},
+    vulnerabilities: [],
+    title: `quarantine-image requested by ${requestedBy}`,
+    observedAt: new Date().toISOString(),
+  };
+  const decision: ImageDecision = {
+    policyRule: 'runbook:quarantine-image',
+    mode: observe ? 'observe' : 'enforce',
+    steps: [
+      { action: 'quarantine-image', params: findAction('quarantine-image')!.params.parse({ stopRunningTasks: command.stopRunningTasks ?? false }) },
+      { action: 'notify', params: {} },
+    ],
+    notes: [
+      ...(observe ? ['The global observe switch is on: nothing was changed.'] : []),
+      ...(command.force ? [`Forced past the automatic safety rails by ${requestedBy}.`] : []),
+    ],
+    force: command.force,
+    severityCounts: {},
+    vulnerabilities: [],
+    // Above any scan's rank: a person's quarantine is not re-decided by a later scan of the same image.
+    severityRank: 5,
+  };
+  return respondToImage({ finding, decision, rawEvent: command, requestedBy, reason: command.reason!, ticket: command.ticket }, deps);
+}
+
 async function recordsFor(command: RunbookCommand, deps: PipelineDeps): Promise<ActionRecord[]> {
   if (command.findingId) return deps.ledger.actionRecords(command.findingId);
   if (command.taskArn) return deps.ledger.recordsForTarget(`task:${command.taskArn}`);
-  return deps.ledger.recordsForTarget(`image:${command.repository}@${command.imageDigest}`);
+  return deps.ledger.recordsForTarget(imageLedgerId(command.repository!, command.imageDigest!));
 }
 
 /** Undoes exactly what was done, newest first, from the ledger's before-states; says what cannot be undone. */
@@ -198,8 +245,11 @@ export async function runRunbook(payload: unknown, deps: PipelineDeps, requested
       case 'stop':
         return await containTask(command, deps, who);
       case 'release':
-      case 'release-image':
         return await release(command, deps, who);
+      case 'quarantine-image':
+        return await quarantineImageByHand(command, deps, who);
+      case 'release-image':
+        return await releaseImage({ repository: command.repository!, digest: command.imageDigest!, by: who, reason: command.reason!, ticket: command.ticket }, deps);
       case 'status': {
         const records = (await recordsFor(command, deps)).sort((a, b) => a.at.localeCompare(b.at));
         return { finding: null, decision: null, actions: [], notifications: 0, records };
@@ -208,8 +258,6 @@ export async function runRunbook(payload: unknown, deps: PipelineDeps, requested
         const since = command.since ?? new Date(Date.now() - 7 * 24 * 3600 * 1000).toISOString();
         return { finding: null, decision: null, actions: [], notifications: 0, records: await deps.ledger.recordsSince(since) };
       }
-      default:
-        return { finding: null, decision: null, actions: [], notifications: 0, error: `runbook: ${command.runbook} is not available yet` };
     }
   } catch (error) {
     if (error instanceof InvalidEventError) return { finding: null, decision: null, actions: [], notifications: 0, error: error.message };

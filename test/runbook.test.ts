@@ -195,3 +195,31 @@ describe('one path: replay files and the CLI give the same result', () => {
     expect(shape(fromCli.records as ActionRecord[]).length).toBeGreaterThan(3);
   });
 });
+
+describe('runbook on images', () => {
+  const REPOSITORY = 'orders-web';
+  const DIGEST = `sha256:${'ab'.repeat(32)}`;
+
+  it('quarantine-image by a person archives the digest, and release-image restores it; both recorded with who and why', async () => {
+    deployment = await startDeployment();
+    deployment.account.putImage({ repository: REPOSITORY, digest: DIGEST, tags: ['1.0.0', 'latest'] });
+    const quarantined = await runRunbook({ runbook: 'quarantine-image', repository: REPOSITORY, imageDigest: DIGEST, reason: 'malware found by a scan outside AWS', ticket: 'SEC-9' }, deployment.deps, 'arn:aws:iam::111122223333:user/carol');
+    expect(quarantined.error).toBeUndefined();
+    expect(quarantined.containment).toBe('contained (archive)');
+    expect(deployment.account.ecr.image(REPOSITORY, DIGEST)!.imageStatus).toBe('ARCHIVED');
+    const message = JSON.parse(deployment.account.sns.published.at(-1)!.message as string) as Json;
+    expect(message).toMatchObject({ kind: 'runbook', reason: 'malware found by a scan outside AWS', ticket: 'SEC-9', requestedBy: 'arn:aws:iam::111122223333:user/carol' });
+
+    const refused = await runRunbook({ runbook: 'release-image', repository: REPOSITORY, imageDigest: DIGEST }, deployment.deps, 'dave');
+    expect(refused.error).toMatch(/^reason: is required for release-image/);
+    expect(deployment.account.ecr.image(REPOSITORY, DIGEST)!.imageStatus).toBe('ARCHIVED');
+
+    const released = await runRunbook({ runbook: 'release-image', repository: REPOSITORY, imageDigest: DIGEST, reason: 'false positive' }, deployment.deps, 'dave');
+    expect(released.containment).toBe('released');
+    const image = deployment.account.ecr.image(REPOSITORY, DIGEST)!;
+    expect(image.imageStatus).toBe('ACTIVE');
+    expect([...image.imageTags].sort()).toEqual(['1.0.0', 'latest']);
+    const status = await runRunbook({ runbook: 'status', repository: REPOSITORY, imageDigest: DIGEST }, deployment.deps, 'dave');
+    expect(status.records!.find((r) => r.mechanism === 'archive')).toMatchObject({ status: 'released', requestedBy: 'arn:aws:iam::111122223333:user/carol', releasedBy: 'dave', releaseReason: 'false positive' });
+  });
+});

@@ -8,14 +8,16 @@ import { severityRank, type SeverityCounts } from '../policy/decide-image';
 const TOP_VULNERABILITIES = 5;
 const QUARANTINE = 'quarantine-image';
 /** GuardDuty-style numbers for the notification's `finding.severity`, from the top label. */
-const SEVERITY_NUMBER: Record<number, number> = { 4: 9, 3: 7, 2: 4, 1: 1, 0: 0 };
+// 5 is a person's runbook request, which outranks any scan (as a runbook task request does, at 10).
+const SEVERITY_NUMBER: Record<number, number> = { 5: 10, 4: 9, 3: 7, 2: 4, 1: 1, 0: 0 };
 export const severityNumber = (rank: number): number => SEVERITY_NUMBER[rank] ?? 0;
-const SEVERITY_LABEL: Record<number, string> = { 4: 'CRITICAL', 3: 'HIGH', 2: 'MEDIUM', 1: 'LOW', 0: 'NONE' };
+const SEVERITY_LABEL: Record<number, string> = { 5: 'CRITICAL', 4: 'CRITICAL', 3: 'HIGH', 2: 'MEDIUM', 1: 'LOW', 0: 'NONE' };
 const SOURCE_TYPE: Record<ImageFinding['source'], string> = {
   'ecr-scan': 'ECR Image Scan',
   'inspector-finding': 'Inspector2 Finding',
   'inspector-scan': 'Inspector2 Scan',
   'ecr-push': 'ECR Image Action PUSH',
+  runbook: 'Runbook quarantine-image',
 };
 
 export function imageReleaseCommand(repository: string, digest: string): string {
