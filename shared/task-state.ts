@@ -77,6 +77,15 @@ async function describeHostInterface(clients: AwsClients, clusterArn: string, co
   return eni ? { ...eni, instanceId } : undefined;
 }
 
+/** The IAM actions `readTaskState` needs; the template test checks the roles grant them. */
+export const TASK_STATE_READS = [
+  'ecs:DescribeTasks',
+  'ecs:DescribeTaskDefinition',
+  'ecs:DescribeContainerInstances',
+  'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeInstances',
+] as const;
+
 /** GuardDuty names the task but not its interface, IP or image digest: DescribeTasks and friends give those. */
 export async function readTaskState(clients: AwsClients, ref: Pick<TaskReference, 'arn' | 'clusterArn'>): Promise<TaskState> {
   const out = await clients.ecs.send(new DescribeTasksCommand({ cluster: ref.clusterArn, tasks: [ref.arn], include: ['TAGS'] }));

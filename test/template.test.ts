@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACTIONS } from '../shared/actions/registry';
+import { TASK_STATE_READS } from '../shared/task-state';
 import { ROOT, type Json } from './helpers/deployment';
 
 /**
@@ -184,15 +185,8 @@ describe('IAM in the packaged template', () => {
         .flatMap((s) => s.Action)
         .filter((a) => !infrastructure.test(a)),
     );
-    const reads = [
-      'ecs:DescribeTasks',
-      'ecs:DescribeTaskDefinition',
-      'ecs:DescribeContainerInstances',
-      'ec2:DescribeNetworkInterfaces',
-      'ec2:DescribeInstances',
-      'ec2:DescribeSecurityGroups',
-      'ec2:DescribeNetworkAcls',
-    ];
+    // readTaskState's reads, and the lookups the isolation ladder makes (quarantine group, subnet ACL).
+    const reads = [...TASK_STATE_READS, 'ec2:DescribeSecurityGroups', 'ec2:DescribeNetworkAcls'];
     // The runtimeFinding Lambda runs the actions a runtime rule may name (kinds defaults to runtime; image-only
     // actions such as quarantine-image are refused in runtime rules by parsePolicy).
     const runtimeActions = ACTIONS.filter((a) => (a.kinds ?? ['runtime']).includes('runtime'));
@@ -201,6 +195,21 @@ describe('IAM in the packaged template', () => {
     const extra = [...granted].filter((a) => !needed.has(a)).sort();
     const missing = [...needed].filter((a) => !granted.has(a)).sort();
     expect({ extra, missing }).toEqual({ extra: [], missing: [] });
+  });
+
+  it('RunbookRole grants every action a person can run through it, and scans the ledger for history', () => {
+    const granted = new Set(statements().filter((s) => s.where.startsWith('RunbookRole/') && s.Effect === 'Allow').flatMap((s) => s.Action));
+    const needed = [...ACTIONS.flatMap((a) => a.permissions.flatMap((p) => p.actions)), ...TASK_STATE_READS, 'dynamodb:Scan', 'sts:GetCallerIdentity'];
+    expect(needed.filter((a) => !granted.has(a))).toEqual([]);
+  });
+
+  it('scopes every ECR action to repository ARNs', () => {
+    const ecr = statements().filter((s) => s.Effect === 'Allow' && s.Action.some((a) => a.startsWith('ecr:')));
+    expect(ecr.length).toBeGreaterThan(0);
+    for (const statement of ecr) {
+      expect(JSON.stringify(statement.Resource)).toMatch(/:repository\//);
+      expect(statement.Resource).not.toContain("*");
+    }
   });
 
   it('TaskStoppedRole can only read network ACLs and delete entries (plus its ledger, logs and failure queue)', () => {
