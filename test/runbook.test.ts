@@ -207,7 +207,7 @@ describe('runbook on images', () => {
     expect(quarantined.error).toBeUndefined();
     expect(quarantined.containment).toBe('contained (archive)');
     expect(deployment.account.ecr.image(REPOSITORY, DIGEST)!.imageStatus).toBe('ARCHIVED');
-    const message = JSON.parse(deployment.account.sns.published.at(-1)!.message as string) as Json;
+    const message = JSON.parse(deployment.account.sns.published.at(-1)!.message);
     expect(message).toMatchObject({ kind: 'runbook', reason: 'malware found by a scan outside AWS', ticket: 'SEC-9', requestedBy: 'arn:aws:iam::111122223333:user/carol' });
 
     const refused = await runRunbook({ runbook: 'release-image', repository: REPOSITORY, imageDigest: DIGEST }, deployment.deps, 'dave');
