@@ -10,7 +10,7 @@ import { buildLaunchGuardNotification } from './notify/build-launch-guard-notifi
 import { publishNotification } from './notify/publish-notification';
 import type { EventResult, PipelineDeps } from './pipeline';
 import type { TaskState } from './task-state';
-import { describeTaskBrief } from './image/describe-task';
+import { describeTaskBrief } from './task-state';
 
 const AUTOMATION = 'automation';
 /** A task is starting or running: STOPPED is the `taskStopped` function's. */

@@ -86,11 +86,41 @@ export const TASK_STATE_READS = [
   'ec2:DescribeInstances',
 ] as const;
 
+function notFound(ref: Pick<TaskReference, 'arn' | 'clusterArn'>): TaskState {
+  return { found: false, taskArn: ref.arn, clusterArn: ref.clusterArn, containers: [], tags: {}, raw: {} };
+}
+
+/** What DescribeTasks alone says about a task. */
+function describedTask(ref: Pick<TaskReference, 'arn' | 'clusterArn'>, task: Task): TaskState {
+  return {
+    found: true,
+    taskArn: ref.arn,
+    clusterArn: task.clusterArn ?? ref.clusterArn,
+    lastStatus: task.lastStatus,
+    desiredStatus: task.desiredStatus,
+    service: task.group?.startsWith('service:') ? task.group.slice('service:'.length) : undefined,
+    launchType: task.launchType,
+    containers: (task.containers ?? []).map((c) => ({ name: c.name ?? '', image: c.image ?? '', imageDigest: c.imageDigest })),
+    tags: Object.fromEntries((task.tags ?? []).map((t) => [t.key ?? '', t.value ?? ''])),
+    raw: { task },
+  };
+}
+
+/**
+ * DescribeTasks alone: enough to decide on and stop a task by its image (the launch guard, tasks using an image).
+ * It reads no interface or task definition.
+ */
+export async function describeTaskBrief(clients: AwsClients, ref: Pick<TaskReference, 'arn' | 'clusterArn'>): Promise<TaskState> {
+  const out = await clients.ecs.send(new DescribeTasksCommand({ cluster: ref.clusterArn, tasks: [ref.arn] }));
+  const task = out.tasks?.[0];
+  return task ? describedTask(ref, task) : notFound(ref);
+}
+
 /** GuardDuty names the task but not its interface, IP or image digest: DescribeTasks and friends give those. */
 export async function readTaskState(clients: AwsClients, ref: Pick<TaskReference, 'arn' | 'clusterArn'>): Promise<TaskState> {
   const out = await clients.ecs.send(new DescribeTasksCommand({ cluster: ref.clusterArn, tasks: [ref.arn], include: ['TAGS'] }));
   const task = out.tasks?.[0];
-  if (!task) return { found: false, taskArn: ref.arn, clusterArn: ref.clusterArn, containers: [], tags: {}, raw: {} };
+  if (!task) return notFound(ref);
 
   const definition = task.taskDefinitionArn
     ? (await clients.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: task.taskDefinitionArn }))).taskDefinition
@@ -100,18 +130,10 @@ export async function readTaskState(clients: AwsClients, ref: Pick<TaskReference
     ?.details?.find((d) => d.name === 'networkInterfaceId')?.value;
 
   return {
-    found: true,
-    taskArn: ref.arn,
-    clusterArn: task.clusterArn ?? ref.clusterArn,
-    lastStatus: task.lastStatus,
-    desiredStatus: task.desiredStatus,
-    service: task.group?.startsWith('service:') ? task.group.slice('service:'.length) : undefined,
-    launchType: task.launchType,
+    ...describedTask(ref, task),
     networkMode: definition?.networkMode ?? (eniId ? 'awsvpc' : undefined),
-    containers: (task.containers ?? []).map((c) => ({ name: c.name ?? '', image: c.image ?? '', imageDigest: c.imageDigest })),
     taskInterface: eniId ? await describeInterface(clients, eniId) : undefined,
     hostInterface: !eniId && task.containerInstanceArn ? await describeHostInterface(clients, ref.clusterArn, task.containerInstanceArn) : undefined,
-    tags: Object.fromEntries((task.tags ?? []).map((t) => [t.key ?? '', t.value ?? ''])),
     raw: { task, taskDefinition: definition },
   };
 }

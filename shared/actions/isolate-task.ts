@@ -1,6 +1,6 @@
 import { CreateTagsCommand, DeleteTagsCommand, ModifyNetworkInterfaceAttributeCommand } from '@aws-sdk/client-ec2';
 import { z } from 'zod';
-import { awsErrorCode, awsErrorMessage, isRefusal } from '../aws/errors';
+import { awsErrorCode, refusedOrFailed } from '../aws/errors';
 import { applyNetworkAclDeny, networkAclForSubnet, planNetworkAclDeny, removeNetworkAclDeny, RuleNumberTaken, type NetworkAclDeny } from '../aws/network-acl';
 import { quarantineSecurityGroupId } from '../aws/quarantine-security-group';
 import type { ActionRecord } from '../ledger';
@@ -31,17 +31,6 @@ function isolationInterface(task: TaskState, params: Params): { eni: InterfaceSt
   return { why: 'no network interface found for the task' };
 }
 
-function failure(mechanism: string, error: unknown): ActionOutcome {
-  const refused = isRefusal(error);
-  return {
-    action: ACTION,
-    status: refused ? 'unsupported' : 'failed',
-    mechanism,
-    errorCode: awsErrorCode(error),
-    detail: `${refused ? 'AWS refused' : 'failed'}: ${awsErrorCode(error)}: ${awsErrorMessage(error)}`,
-  };
-}
-
 async function swapSecurityGroups(runtime: ActionRuntime, task: TaskState, eni: InterfaceState): Promise<ActionOutcome> {
   const step = `${ACTION}:security-group`;
   try {
@@ -67,7 +56,7 @@ async function swapSecurityGroups(runtime: ActionRuntime, task: TaskState, eni: 
     await runtime.ledger.recordOutcome(runtime.audit, step, outcome);
     return outcome;
   } catch (error) {
-    const outcome = failure('security-group', error);
+    const outcome = refusedOrFailed(ACTION, 'security-group', error);
     if (outcome.status === 'unsupported') outcome.detail += ` (${eni.requesterManaged ? 'ECS-managed interface: AWS does not allow changing its groups' : eni.id})`;
     // The groups did not change, so the interface must not claim otherwise.
     await runtime.clients.ec2.send(new DeleteTagsCommand({ Resources: [eni.id], Tags: [{ Key: ORIGINAL_GROUPS_TAG }] })).catch(() => undefined);
@@ -109,7 +98,7 @@ async function denyInNetworkAcl(runtime: ActionRuntime, task: TaskState, eni: In
     await runtime.ledger.recordOutcome(runtime.audit, step, outcome);
     return outcome;
   } catch (error) {
-    const outcome = failure('network-acl', error);
+    const outcome = refusedOrFailed(ACTION, 'network-acl', error);
     await runtime.ledger.recordOutcome(runtime.audit, step, outcome, target);
     return outcome;
   }

@@ -7,12 +7,12 @@ import {
   type ImageDetail,
 } from '@aws-sdk/client-ecr';
 import { z } from 'zod';
-import { awsErrorCode, awsErrorMessage, isRefusal } from '../aws/errors';
+import { awsErrorCode, refusedOrFailed } from '../aws/errors';
 import { imageLedgerId } from '../image/image-reference';
 import { forgetQuarantineState, QUARANTINE_ACTION } from '../image/quarantine-state';
 import type { ActionRecord } from '../ledger';
 import type { ActionOutcome } from '../notification';
-import { describeTaskBrief } from '../image/describe-task';
+import { describeTaskBrief } from '../task-state';
 import { defineAction, type ActionRuntime, type ImageActionTarget } from './response-action';
 import { stopTaskOnce } from './stop-task';
 
@@ -52,18 +52,6 @@ async function describeImage(runtime: ActionRuntime, image: Image): Promise<Imag
   }
 }
 
-function failure(mechanism: string, error: unknown, target: string): ActionOutcome {
-  const refused = isRefusal(error);
-  return {
-    action: ACTION,
-    status: refused ? 'unsupported' : 'failed',
-    mechanism,
-    errorCode: awsErrorCode(error),
-    detail: `${refused ? 'AWS refused' : 'failed'}: ${awsErrorCode(error)}: ${awsErrorMessage(error)}`,
-    target,
-  };
-}
-
 async function archive(runtime: ActionRuntime, image: Image, detail: ImageDetail): Promise<ActionOutcome> {
   const step = `${ACTION}:archive`;
   const target = imageLedgerId(image.repository, image.digest);
@@ -90,7 +78,7 @@ async function archive(runtime: ActionRuntime, image: Image, detail: ImageDetail
         target,
       };
     } catch (error) {
-      outcome = failure('archive', error, target);
+      outcome = refusedOrFailed(ACTION, 'archive', error, target);
     }
   }
   await runtime.ledger.recordOutcome(runtime.audit, step, outcome, target);
@@ -126,7 +114,7 @@ async function keepOnlyQuarantineTag(runtime: ActionRuntime, image: Image, detai
     await runtime.ledger.recordOutcome(runtime.audit, step, outcome, target);
     return outcome;
   } catch (error) {
-    const outcome = failure('image-tags', error, target);
+    const outcome = refusedOrFailed(ACTION, 'image-tags', error, target);
     await runtime.ledger.recordOutcome(runtime.audit, step, outcome, target);
     return outcome;
   }

@@ -1,3 +1,5 @@
+import type { ActionOutcome } from '../notification';
+
 /** The error code AWS returned (the SDK puts it in `name`). */
 export function awsErrorCode(error: unknown): string {
   if (error && typeof error === 'object' && 'name' in error && typeof error.name === 'string') return error.name;
@@ -20,4 +22,17 @@ export function isRefusal(error: unknown): boolean {
   const code = awsErrorCode(error);
   // A quota reached (NetworkAclEntryLimitExceeded, ...) is a failure someone can fix, not AWS saying "never".
   return fault === 'client' && !RETRYABLE.has(code) && !code.endsWith('LimitExceeded');
+}
+
+/** The outcome of a step AWS refused (`unsupported`, fall back) or that failed (`failed`), with AWS's error code. */
+export function refusedOrFailed(action: string, mechanism: string, error: unknown, target?: string): ActionOutcome {
+  const refused = isRefusal(error);
+  return {
+    action,
+    status: refused ? 'unsupported' : 'failed',
+    mechanism,
+    errorCode: awsErrorCode(error),
+    detail: `${refused ? 'AWS refused' : 'failed'}: ${awsErrorCode(error)}: ${awsErrorMessage(error)}`,
+    ...(target ? { target } : {}),
+  };
 }

@@ -5,22 +5,30 @@ import { InvalidEventError, required } from './invalid-event';
 /** Scan statuses after which the counts are complete enough to act on. */
 const COMPLETE = new Set(['COMPLETE']);
 
-// Every field optional as AWS documents it ("finding-severity-counts … only … if one exists"); demanded below.
-export const EcrImageScanEvent = z.looseObject({
-  id: z.string().optional(),
-  source: z.literal('aws.ecr'),
-  'detail-type': z.literal('ECR Image Scan'),
-  account: z.string().optional(),
-  region: z.string().optional(),
-  time: z.string().optional(),
-  detail: z.looseObject({
-    'scan-status': z.string().optional(),
-    'repository-name': z.string().optional(),
-    'image-digest': z.string().optional(),
-    'image-tags': z.array(z.string()).optional(),
-    'finding-severity-counts': z.record(z.string(), z.number().int().min(0)).optional(),
-  }),
-});
+/**
+ * A scan-result event: ECR's `ECR Image Scan` and Inspector's `Inspector2 Scan` share this shape (Inspector's
+ * `repository-name` is an ARN). Every field optional as AWS documents it ("finding-severity-counts … only … if one
+ * exists"); the normalisers demand what they need.
+ */
+export function scanResultEvent<S extends string, D extends string>(source: S, detailType: D) {
+  return z.looseObject({
+    id: z.string().optional(),
+    source: z.literal(source),
+    'detail-type': z.literal(detailType),
+    account: z.string().optional(),
+    region: z.string().optional(),
+    time: z.string().optional(),
+    detail: z.looseObject({
+      'scan-status': z.string().optional(),
+      'repository-name': z.string().optional(),
+      'image-digest': z.string().optional(),
+      'image-tags': z.array(z.string()).optional(),
+      'finding-severity-counts': z.record(z.string(), z.number().int().min(0)).optional(),
+    }),
+  });
+}
+
+export const EcrImageScanEvent = scanResultEvent('aws.ecr', 'ECR Image Scan');
 
 /** ECR basic scanning: one event per image per scan, with counts by severity and no CVE ids. */
 export function normaliseEcrImageScan(event: unknown): ImageFinding {

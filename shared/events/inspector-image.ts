@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ImageFinding, ImageVulnerability } from '../finding';
+import { scanResultEvent } from './ecr-image-scan';
 import { InvalidEventError, required } from './invalid-event';
 
 const YesNo = z.string().optional();
@@ -48,21 +49,7 @@ export const InspectorFindingEvent = z.looseObject({
   }),
 });
 
-export const InspectorScanEvent = z.looseObject({
-  id: z.string().optional(),
-  source: z.literal('aws.inspector2'),
-  'detail-type': z.literal('Inspector2 Scan'),
-  account: z.string().optional(),
-  region: z.string().optional(),
-  time: z.string().optional(),
-  detail: z.looseObject({
-    'scan-status': z.string().optional(),
-    'repository-name': z.string().optional(),
-    'image-digest': z.string().optional(),
-    'image-tags': z.array(z.string()).optional(),
-    'finding-severity-counts': z.record(z.string(), z.number().int().min(0)).optional(),
-  }),
-});
+export const InspectorScanEvent = scanResultEvent('aws.inspector2', 'Inspector2 Scan');
 
 const yes = (value: string | undefined): boolean | undefined => (value === undefined ? undefined : value === 'YES');
 
