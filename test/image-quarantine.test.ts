@@ -370,8 +370,9 @@ ${extra}`);
     expect(decideImage(active(), accepted, config, isMutating, new Date('2025-07-01'))).toMatchObject({ act: true });
   });
 
-  it('rejects quarantine-image in a runtime rule and a malformed accepted risk', () => {
-    expect(() => parsePolicy('version: 1\nrules:\n  - name: r\n    actions: [quarantine-image]\n')).toThrow(PolicyError);
+  it('accepts quarantine-image in a runtime rule, rejects a task action in an image rule and a malformed accepted risk', () => {
+    expect(parsePolicy('version: 1\nrules:\n  - name: r\n    actions: [quarantine-image]\n').rules[0]!.steps[0]!.action).toBe('quarantine-image');
+    expect(() => parsePolicy('version: 1\nrules:\n  - name: r\n    match: { kind: image }\n    actions: [stop-task]\n')).toThrow(PolicyError);
     expect(() => parsePolicy('version: 1\nrules:\n  - name: r\n    actions: [notify]\nacceptedRisks: [{ id: CVE-1, expires: soon, reason: x }]\n')).toThrow(/expires is a date/);
   });
 });

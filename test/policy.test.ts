@@ -43,16 +43,19 @@ describe('parsePolicy: the shipped policy.yml', () => {
     const policy = shippedPolicy();
     expect(policy.forceObserve).toBe(false);
     expect(policy.protect.tags).toEqual({ 'responder:protect': 'true' });
-    expect(policy.rules.filter((r) => r.match.kind === 'runtime').map((r) => r.name)).toEqual(['critical-or-unmistakable', 'unmistakable-threats', 'high-isolate', 'medium-notify', 'low-ignored']);
+    expect(policy.rules.filter((r) => r.match.kind === 'runtime').map((r) => r.name)).toEqual(['critical-or-unmistakable', 'crypto-mining', 'unmistakable-threats', 'high-isolate', 'medium-notify', 'low-ignored']);
     const first = policy.rules[0]!;
     expect(first.steps.map((s) => s.action)).toEqual(['capture-evidence', 'tag', 'isolate-task', 'stop-task', 'notify']);
     // Defaults filled in by the action's own schema.
     expect(first.steps[2]!.params).toEqual({ fallback: ['network-acl'], hostIsolation: false });
     // Critical stops even below the service's minimum healthy tasks; the unmistakable types respect it.
     expect(first.steps[3]!.params).toEqual({ ignoreMinHealthy: true });
-    expect(policy.rules[1]!.steps.map((s) => s.action)).toEqual(first.steps.map((s) => s.action));
-    expect(policy.rules[1]!.steps[3]!.params).toEqual({ ignoreMinHealthy: false });
-    expect(policy.rules[4]!.steps).toEqual([]);
+    const unmistakable = policy.rules.find((r) => r.name === 'unmistakable-threats')!;
+    expect(unmistakable.steps.map((s) => s.action)).toEqual(first.steps.map((s) => s.action));
+    expect(unmistakable.steps[3]!.params).toEqual({ ignoreMinHealthy: false });
+    // A miner's image is quarantined before the stop, so the replacement cannot pull it.
+    expect(policy.rules.find((r) => r.name === 'crypto-mining')!.steps.map((s) => s.action)).toEqual(['capture-evidence', 'tag', 'isolate-task', 'quarantine-image', 'stop-task', 'notify']);
+    expect(policy.rules.find((r) => r.name === 'low-ignored')!.steps).toEqual([]);
   });
 
   it('names the file in errors when loaded from a path', () => {
@@ -87,9 +90,9 @@ describe('parsePolicy: invalid policies name the path', () => {
     expect(message).toMatch(/^policy\.yml rules\[0\]\.actions\[0\]: /);
   });
 
-  it('an image-only action in a runtime rule', () => {
-    const message = policyError(rule('      - notify\n      - quarantine-image\n'));
-    expect(message).toMatch(/^policy\.yml rules\[0\]\.actions\[1\]: action "quarantine-image" does not apply to runtime findings/);
+  it('a task action in an image rule', () => {
+    const message = policyError('version: 1\nrules:\n  - name: images\n    match: { kind: image }\n    actions:\n      - notify\n      - isolate-task\n');
+    expect(message).toMatch(/^policy\.yml rules\[0\]\.actions\[1\]: action "isolate-task" does not apply to image findings \(it serves runtime\)/);
   });
 
   it('duplicate rule name', () => {

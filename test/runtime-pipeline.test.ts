@@ -222,16 +222,24 @@ describe('shipped events: the Fargate reverse shell (High, rule unmistakable-thr
 });
 
 describe('shipped events: other findings', () => {
-  it('crypto-mining (High, BitcoinTool.B!DNS) → unmistakable-threats: evidence, NACL deny, stopped, notified', async () => {
+  it('crypto-mining (High, BitcoinTool.B!DNS) → crypto-mining: evidence, NACL deny, image archived, stopped, notified', async () => {
     const event = loadEvent('gd-ecs-fargate-cryptocurrency-bitcointool-dns.json');
     await start();
     deployment.account.seedFromEvent(event);
     const net = taskNetwork(deployment.account, taskArnOf(event));
     const result = await respondToRuntimeFinding(event, deployment.deps);
-    expect(result.decision).toEqual({ policyRule: 'unmistakable-threats', mode: 'enforce' });
+    expect(result.decision).toEqual({ policyRule: 'crypto-mining', mode: 'enforce' });
     expect(result.containment).toBe('contained (network-acl)');
     expect(denyEntriesFor(deployment.account, net.subnetId, `${net.ip}/32`)).toHaveLength(2);
-    expect(deployment.account.ecs.tasks.get(taskArnOf(event))!.lastStatus).toBe('STOPPED');
+    const task = deployment.account.ecs.tasks.get(taskArnOf(event))!;
+    expect(task.lastStatus).toBe('STOPPED');
+    // The digest the task ran is archived before the stop, so the service's replacement cannot pull it.
+    const container = task.containers[0]!;
+    const repository = container.image.split('/').slice(1).join('/').split(/[:@]/)[0]!;
+    expect(deployment.account.ecr.image(repository, container.imageDigest!)!.imageStatus).toBe('ARCHIVED');
+    expect(result.actions.find((a) => a.action === 'quarantine-image')).toMatchObject({ status: 'applied', mechanism: 'archive' });
+    const replacement = [...deployment.account.ecs.tasks.values()].find((t) => t.taskArn !== task.taskArn && t.group === task.group && t.stoppedReason);
+    expect(replacement?.stoppedReason).toMatch(/^CannotPullContainerError/);
     expect(deployment.account.s3.objects(deployment.deps.config.evidenceBucket).map((o) => o.key)).toContain(`findings/${event.detail.id}/event.json`);
     expect(notifications(deployment.account)[0]).toMatchObject({ containment: { state: 'contained', mechanism: 'network-acl' }, indicators: { domains: ['pool.supportxmr.com'] } });
   });
@@ -458,7 +466,7 @@ describe('every event in events/guardduty through the replay CLI session', () =>
       expect(lines.find((l) => l.rule === 'taskStopped')!.actions).toMatchObject([{ action: 'release', status: 'applied', mechanism: 'network-acl' }]);
     },
     'gd-ecs-fargate-cryptocurrency-bitcointool-dns.json': (lines) => {
-      expect(lines[0]).toMatchObject({ rule: 'runtimeFinding', decision: { policyRule: 'unmistakable-threats' }, containment: 'contained (network-acl)' });
+      expect(lines[0]).toMatchObject({ rule: 'runtimeFinding', decision: { policyRule: 'crypto-mining' }, containment: 'contained (network-acl)' });
       expect(lines.find((l) => l.rule === 'taskStopped')!.actions).toMatchObject([{ action: 'release', status: 'applied', mechanism: 'network-acl' }]);
     },
     'gd-ecs-fargate-low-severity.json': ([line]) => expect(line).toMatchObject({ rule: null }),

@@ -8,12 +8,12 @@ import {
 } from '@aws-sdk/client-ecr';
 import { z } from 'zod';
 import { awsErrorCode, refusedOrFailed } from '../aws/errors';
-import { imageLedgerId } from '../image/image-reference';
+import { imageLedgerId, isEcrRegistry, parseImageReference } from '../image/image-reference';
 import { forgetQuarantineState, QUARANTINE_ACTION } from '../image/quarantine-state';
 import type { ActionRecord } from '../ledger';
 import type { ActionOutcome } from '../notification';
 import { describeTaskBrief } from '../task-state';
-import { defineAction, type ActionRuntime, type ImageActionTarget } from './response-action';
+import { defineAction, type ActionRuntime, type ActionTarget, type ImageActionTarget } from './response-action';
 import { stopTaskOnce } from './stop-task';
 
 const ACTION = QUARANTINE_ACTION;
@@ -52,8 +52,8 @@ async function describeImage(runtime: ActionRuntime, image: Image): Promise<Imag
   }
 }
 
-async function archive(runtime: ActionRuntime, image: Image, detail: ImageDetail): Promise<ActionOutcome> {
-  const step = `${ACTION}:archive`;
+async function archive(runtime: ActionRuntime, image: Image, detail: ImageDetail, stepSuffix: string): Promise<ActionOutcome> {
+  const step = `${ACTION}:archive${stepSuffix}`;
   const target = imageLedgerId(image.repository, image.digest);
   await runtime.ledger.writeAhead(runtime.audit, {
     step,
@@ -86,8 +86,8 @@ async function archive(runtime: ActionRuntime, image: Image, detail: ImageDetail
 }
 
 /** The fallback: add the quarantine tag first, then remove every other tag (removing the last tag would delete the image). */
-async function keepOnlyQuarantineTag(runtime: ActionRuntime, image: Image, detail: ImageDetail): Promise<ActionOutcome> {
-  const step = `${ACTION}:tags`;
+async function keepOnlyQuarantineTag(runtime: ActionRuntime, image: Image, detail: ImageDetail, stepSuffix: string): Promise<ActionOutcome> {
+  const step = `${ACTION}:tags${stepSuffix}`;
   const target = imageLedgerId(image.repository, image.digest);
   const quarantineTag = quarantineTagFor(image.digest);
   try {
@@ -162,10 +162,57 @@ async function restoreTags(runtime: ActionRuntime, before: ImageBeforeState): Pr
   return `restored tags ${restored.join(', ') || '(none)'}${lost.length ? `; could not restore ${lost.join(', ')}` : ''}`;
 }
 
-export const quarantineImage = defineAction<Params, ImageActionTarget>({
+/** Archives one image (tag fallback if refused). `stepSuffix` keeps several images of one runtime finding apart. */
+async function quarantineOne(runtime: ActionRuntime, image: Image, params: Params, stepSuffix = ''): Promise<ActionOutcome[]> {
+  const detail = await describeImage(runtime, image);
+  if (!detail) return [{ action: ACTION, status: 'skipped', detail: `${image.repository}@${image.digest} not found in ECR (deleted): nothing to quarantine` }];
+  const outcomes = [await archive(runtime, image, detail, stepSuffix)];
+  if (outcomes[0]!.status !== 'applied' && outcomes[0]!.status !== 'skipped' && params.tagFallback) {
+    outcomes.push(await keepOnlyQuarantineTag(runtime, image, detail, stepSuffix));
+  }
+  forgetQuarantineState(runtime.ledger, image.repository, image.digest);
+  return outcomes;
+}
+
+/**
+ * A runtime finding's images: the digests its task runs, from DescribeTasks. Only this account's ECR in this region
+ * can be archived by the responder; anything else is said plainly.
+ */
+function runtimeImages(target: ActionTarget): { images: Image[]; notQuarantinable: ActionOutcome[] } {
+  const images: Image[] = [];
+  const notQuarantinable: ActionOutcome[] = [];
+  for (const container of target.task.containers) {
+    const reference = parseImageReference(container.image);
+    const ownEcr = isEcrRegistry(reference.registry) && reference.registry!.startsWith(`${target.finding.account}.dkr.ecr.${target.finding.region}.`);
+    const digest = container.imageDigest ?? reference.digest;
+    if (!ownEcr || !digest) {
+      const why = ownEcr ? 'no digest known (DescribeTasks gave none)' : "not in this account and region's ECR";
+      notQuarantinable.push({ action: ACTION, status: 'unsupported', mechanism: 'archive', detail: `${container.image}: ${why}, so it cannot be quarantined` });
+    } else if (!images.some((i) => i.repository === reference.repository && i.digest === digest)) {
+      images.push({ repository: reference.repository, digest });
+    }
+  }
+  return { images, notQuarantinable };
+}
+
+function describeForImage(params: Params, { finding, tasksUsingImage }: ImageActionTarget): ActionOutcome[] {
+  return [
+    {
+      action: ACTION,
+      status: 'planned',
+      mechanism: 'archive',
+      detail: `would archive ${finding.repository}@${finding.digest}${params.tagFallback ? `, or if refused keep only the tag ${quarantineTagFor(finding.digest)}` : ''}`,
+    },
+    ...(params.stopRunningTasks
+      ? tasksUsingImage.map((t): ActionOutcome => ({ action: ACTION, status: 'planned', mechanism: 'stop-task', detail: `would stop ${t.taskArn}`, target: `task:${t.taskArn}` }))
+      : []),
+  ];
+}
+
+export const quarantineImage = defineAction<Params, ImageActionTarget | ActionTarget>({
   name: ACTION,
   summary:
-    'Archive the image digest (UpdateImageStorageClass ARCHIVE: pulls fail, the image stays as evidence); if archiving is refused, keep only a quarantine tag. Idempotent per repository and digest; optionally stops the tasks running it.',
+    'Archive the image digest (UpdateImageStorageClass ARCHIVE: pulls fail, the image stays as evidence); if archiving is refused, keep only a quarantine tag. Idempotent per repository and digest. From an image finding it may also stop the tasks running it; from a runtime finding it quarantines what the task runs.',
   params: Params,
   permissions: [
     { actions: ['ecr:DescribeImages', 'ecr:BatchGetImage', 'ecr:UpdateImageStorageClass', 'ecr:PutImage', 'ecr:BatchDeleteImage'], scope: 'ecr-repository' },
@@ -176,27 +223,24 @@ export const quarantineImage = defineAction<Params, ImageActionTarget>({
   mutating: true,
   destructive: true,
   reversible: true,
-  kinds: ['image'],
-  describe: (params, { finding, tasksUsingImage }) => [
-    {
-      action: ACTION,
-      status: 'planned',
-      mechanism: 'archive',
-      detail: `would archive ${finding.repository}@${finding.digest}${params.tagFallback ? `, or if refused keep only the tag ${quarantineTagFor(finding.digest)}` : ''}`,
-    },
-    ...(params.stopRunningTasks
-      ? tasksUsingImage.map((t): ActionOutcome => ({ action: ACTION, status: 'planned', mechanism: 'stop-task', detail: `would stop ${t.taskArn}`, target: `task:${t.taskArn}` }))
-      : []),
-  ],
+  kinds: ['image', 'runtime'],
+  describe(params, target) {
+    if (!('task' in target)) return describeForImage(params, target);
+    const { images, notQuarantinable } = runtimeImages(target);
+    return [
+      ...images.map((i): ActionOutcome => ({ action: ACTION, status: 'planned', mechanism: 'archive', detail: `would archive ${i.repository}@${i.digest}`, target: imageLedgerId(i.repository, i.digest) })),
+      ...notQuarantinable,
+    ];
+  },
   async apply(params, target, runtime) {
-    const image = { repository: target.finding.repository, digest: target.finding.digest };
-    const detail = await describeImage(runtime, image);
-    if (!detail) return [{ action: ACTION, status: 'skipped', detail: 'image not found in ECR (deleted): nothing to quarantine' }];
-    const outcomes = [await archive(runtime, image, detail)];
-    if (outcomes[0]!.status !== 'applied' && outcomes[0]!.status !== 'skipped' && params.tagFallback) {
-      outcomes.push(await keepOnlyQuarantineTag(runtime, image, detail));
+    if ('task' in target) {
+      // A running image that misbehaves: quarantine what the task runs, so ECS's replacement cannot start from it.
+      const { images, notQuarantinable } = runtimeImages(target);
+      const outcomes = [...notQuarantinable];
+      for (const image of images) outcomes.push(...(await quarantineOne(runtime, image, params, `:${image.repository}@${image.digest}`)));
+      return outcomes.length ? outcomes : [{ action: ACTION, status: 'skipped', detail: 'the task lists no container image' }];
     }
-    forgetQuarantineState(runtime.ledger, image.repository, image.digest);
+    const outcomes = await quarantineOne(runtime, { repository: target.finding.repository, digest: target.finding.digest }, params);
     if (params.stopRunningTasks) outcomes.push(...(await stopTasksUsingImage(runtime, target)));
     return outcomes;
   },
