@@ -13,6 +13,7 @@ export function describeReplayLine(line: ReplayLine): string {
   for (const a of line.actions) {
     out.push(`${pad}${MARK[a.status] ?? '?'} ${a.action.padEnd(16)} ${a.status.padEnd(11)} ${a.mechanism ? `[${a.mechanism}] ` : ''}${a.detail ?? ''}`);
   }
+  for (const note of line.notes ?? []) out.push(`${pad}! ${note}`);
   if (line.ignored) out.push(`${pad}· ${line.ignored}`);
   if (line.containment && line.containment !== 'none') out.push(`${pad}result   ${line.containment}; ${line.notifications} notification${line.notifications === 1 ? '' : 's'}`);
   else if (line.notifications) out.push(`${pad}result   ${line.notifications} notification${line.notifications === 1 ? '' : 's'}`);

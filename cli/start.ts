@@ -17,22 +17,33 @@ function storyOrder(root: string): string[] {
     .sort((a, b) => (a.split('/').slice(0, -1).join('/') === b.split('/').slice(0, -1).join('/') ? key(a).localeCompare(key(b)) : 0));
 }
 
+/** One line per finding that led somewhere: what held, what AWS refused, how to undo it. */
+function summaryOf(line: ReplayLine): string[] {
+  const finding = line.finding!;
+  const image = finding.id.startsWith('image:');
+  const outcome = line.containment ?? 'none';
+  const held = outcome.startsWith('contained') ? (image ? outcome.replace('contained', 'quarantined') : outcome) : outcome === 'none' ? 'notified only' : outcome;
+  const out = [`• ${finding.type} (severity ${finding.severity}) → ${line.decision?.policyRule}: ${held}`];
+  for (const note of line.notes ?? []) out.push(`    ${note}`);
+  const refused = line.actions.find((a) => a.status === 'unsupported' && a.mechanism === 'security-group');
+  if (refused && outcome.startsWith('contained')) out.push(`    The security-group swap was not possible (${refused.errorCode ?? refused.detail}); the fallback held.`);
+  const reversible = line.actions.some((a) => a.status === 'applied' && ['security-group', 'network-acl', 'tags', 'archive', 'image-tags'].includes(a.mechanism ?? ''));
+  if (reversible && image) {
+    const [repository, digest] = finding.id.slice('image:'.length).split('@');
+    out.push(`    release: npm run runbook -- release-image --repository ${repository} --digest ${digest} --reason "<why>"`);
+  } else if (reversible) out.push(`    release: ${releaseCommand(`guardduty:${finding.id}`)}`);
+  return out;
+}
+
 function epilogue(lines: ReplayLine[], session: ReplaySession): string {
   const out = ['', '═══ What happened ═══'];
-  const handled = lines.filter((l) => l.finding && l.actions.length > 0 && !l.emittedBy);
-  for (const line of handled) {
-    const held = line.containment ?? 'none';
-    out.push(`• ${line.finding!.type} (severity ${line.finding!.severity}) → ${line.decision?.policyRule}: ${held}`);
-    const refused = line.actions.find((a) => a.status === 'unsupported');
-    if (refused) out.push(`    AWS refused the ${refused.mechanism} step (${refused.errorCode ?? 'not possible'}); the fallback held.`);
-    if (line.actions.some((a) => a.status === 'applied' && ['security-group', 'network-acl', 'tags'].includes(a.mechanism ?? ''))) {
-      out.push(`    release: ${releaseCommand(`guardduty:${line.finding!.id}`)}`);
-    }
-  }
-  const duplicates = lines.filter((l) => l.ignored?.startsWith('duplicate')).length;
+  for (const line of lines.filter((l) => l.finding && !l.emittedBy && (l.actions.length > 0 || l.notes))) out.push(...summaryOf(line));
+  const guarded = lines.filter((l) => l.rule === 'taskLaunchGuard' && l.actions.some((a) => a.mechanism === 'stop-task' && a.status === 'applied')).length;
+  if (guarded) out.push(`• Launch guard: ${guarded} task${guarded === 1 ? '' : 's'} starting from a quarantined image stopped.`);
+  const repeats = lines.filter((l) => /^(duplicate delivery|already handled)/.test(l.ignored ?? '')).length;
   const rejected = lines.filter((l) => l.error).length;
   const notifications = lines.reduce((n, l) => n + l.notifications, 0);
-  out.push(`• ${duplicates} repeated deliver${duplicates === 1 ? 'y' : 'ies'} acted on no more; ${rejected} malformed event${rejected === 1 ? '' : 's'} rejected with no action; ${notifications} notifications published.`);
+  out.push(`• ${repeats} repeated deliver${repeats === 1 ? 'y' : 'ies'} acted on no more; ${rejected} malformed event${rejected === 1 ? '' : 's'} rejected with no action; ${notifications} notifications published.`);
   for (const account of session.simulated?.accounts() ?? []) {
     const stopped = [...account.ecs.tasks.values()].filter((t) => t.lastStatus === 'STOPPED').length;
     const mutations = account.calls.filter((c) => c.ok && /^(Modify|Create|Delete|Stop|Tag|Untag|Revoke|Put|Update|BatchDelete)/.test(c.operation)).length;
@@ -50,7 +61,8 @@ async function main(): Promise<number> {
     for (const path of storyOrder('events')) {
       for (const line of await session.replayFile(path)) {
         lines.push(line);
-        console.log(`${describeReplayLine(line)}\n`);
+        // What the account emitted in reaction is told only when the responder did something with it.
+        if (!line.emittedBy || line.actions.length > 0) console.log(`${describeReplayLine(line)}\n`);
       }
     }
     console.log(epilogue(lines, session));

@@ -124,6 +124,7 @@ export async function respondToImage(request: ImageResponseRequest, deps: Pipeli
       actions: outcomes,
       notifications: outcomes.filter((o) => o.action === 'notify' && o.status === 'applied').length,
       containment: containment.mechanism ? `${containment.state} (${containment.mechanism})` : containment.state,
+      ...(decision.notes.length ? { notes: decision.notes } : {}),
     };
   } catch (error) {
     await deps.ledger.abandonClaim(ledgerId);

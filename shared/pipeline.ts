@@ -32,6 +32,8 @@ export interface EventResult {
   /** Why nothing was done: no rule matched, a duplicate delivery, a sample. */
   ignored?: string;
   error?: string;
+  /** Why the response was narrower than the rule (protection, observe switch, safety rails), as people were told. */
+  notes?: string[];
 }
 
 const AUTOMATION = 'automation';
@@ -126,6 +128,7 @@ export async function respond(request: ResponseRequest, deps: PipelineDeps): Pro
       actions: outcomes,
       notifications: outcomes.filter((o) => o.action === 'notify' && o.status === 'applied').length,
       containment: containment.mechanism ? `${containment.state} (${containment.mechanism})` : containment.state,
+      ...(decision.notes.length ? { notes: decision.notes } : {}),
     };
   } catch (error) {
     await deps.ledger.abandonClaim(ledgerId);

@@ -470,6 +470,10 @@ describe('every event in events/guardduty through the replay CLI session', () =>
       expect(lines.find((l) => l.rule === 'taskStopped')!.actions).toMatchObject([{ action: 'release', status: 'applied', mechanism: 'network-acl' }]);
     },
     'gd-ecs-fargate-low-severity.json': ([line]) => expect(line).toMatchObject({ rule: null }),
+    'gd-ecs-malformed-missing-task-arn.json': (lines) => {
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatchObject({ rule: 'runtimeFinding', finding: null, actions: [], notifications: 0, error: 'detail.resource.ecsClusterDetails.taskDetails.arn: is required' });
+    },
     'gd-ecs-fargate-new-binary-executed-medium.json': (lines) => {
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatchObject({ decision: { policyRule: 'medium-notify' }, notifications: 1, containment: 'none' });
