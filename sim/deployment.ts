@@ -21,6 +21,8 @@ export interface SimulatedDeployment {
   accounts(): SimulatedAccount[];
   /** The ledger table's real DynamoDB API (dynalite on loopback). */
   dynamo: DynamoDBClient;
+  /** dynalite's URL, for a process of its own (AWS_ENDPOINT_URL_DYNAMODB). */
+  dynamoEndpoint: string;
   close(): Promise<void>;
 }
 
@@ -40,8 +42,9 @@ export async function startSimulatedDeployment(options: DeploymentOptions): Prom
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
+  const dynamoEndpoint = `http://127.0.0.1:${port}`;
   const dynamo = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: dynamoEndpoint,
     region: account.region,
     credentials: { accessKeyId: 'simulated', secretAccessKey: 'simulated' },
   });
@@ -73,6 +76,7 @@ export async function startSimulatedDeployment(options: DeploymentOptions): Prom
   return {
     account,
     dynamo,
+    dynamoEndpoint,
     deps: home.deps,
     inRegion: (region) => regions.get(region) ?? deploy(new SimulatedAccount({ accountId: account.accountId, region, now: options.now })),
     accounts: () => [...regions.values()].map((r) => r.account),
