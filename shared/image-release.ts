@@ -15,7 +15,7 @@ export interface ImageReleaseRequest {
   ticket?: string;
 }
 
-const UNDOABLE = new Set(['applied', 'intent', 'skipped']);
+const UNDOABLE = new Set(['applied', 'intent', 'skipped', 'failed']);
 
 /**
  * `release-image`: undo every quarantine step the ledger holds for the digest (storage class, then tags) from the

@@ -288,6 +288,11 @@ export class Ledger {
     );
   }
 
+  async actionRecord(ledgerId: string, step: string): Promise<ActionRecord | undefined> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: findingKey(ledgerId), sk: `ACTION#${step}` }, ConsistentRead: true }));
+    return out.Item as ActionRecord | undefined;
+  }
+
   async actionRecords(ledgerId: string): Promise<ActionRecord[]> {
     const out = await this.doc.send(
       new QueryCommand({

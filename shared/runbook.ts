@@ -18,6 +18,7 @@ import { readTaskState } from './task-state';
 
 export const RUNBOOK_COMMANDS = ['isolate', 'stop', 'quarantine-image', 'release', 'release-image', 'status', 'history'] as const;
 const MUTATING = new Set(['isolate', 'stop', 'quarantine-image', 'release', 'release-image']);
+const UNDOABLE = new Set(['applied', 'intent', 'failed']);
 const TASK_ARN = /^arn:aws[\w-]*:ecs:([\w-]+):(\d{12}):task\/([\w-]+)\/(\w+)$/;
 
 /** One payload shape for the Lambda, the CLI and replay files. */
@@ -182,8 +183,18 @@ async function release(command: RunbookCommand, deps: PipelineDeps, requestedBy:
       outcomes.push({ action: record.action, status: 'skipped', mechanism: record.mechanism ?? undefined, detail: `already released by ${record.releasedBy} at ${record.releasedAt}` });
       continue;
     }
-    // `intent` means a crash may have come between write-ahead and change: undo is safe either way.
-    if (record.status !== 'applied' && record.status !== 'intent') continue;
+    // `intent` (a crash between write-ahead and change) and `failed` (an error that may have come after the change)
+    // may or may not have changed something: undo is idempotent, so it runs. Refused and planned steps changed nothing.
+    if (!UNDOABLE.has(record.status) || !record.beforeState) continue;
+    if (record.action === 'quarantine-image') {
+      const holders = (await deps.ledger.recordsForTarget(record.target ?? '')).filter(
+        (r) => r.ledgerId !== record.ledgerId && r.action === record.action && r.mode === 'enforce' && ['applied', 'intent', 'skipped'].includes(r.status),
+      );
+      if (holders.length) {
+        outcomes.push({ action: record.action, status: 'skipped', mechanism: record.mechanism ?? undefined, detail: `still quarantined by ${holders[0]!.ledgerId}: release-image lifts every quarantine of the image` });
+        continue;
+      }
+    }
     if (!action?.undo) {
       if (record.mechanism === 'stop-task') outcomes.push({ action: record.action, status: 'unsupported', mechanism: 'stop-task', detail: 'a stopped task cannot be restarted; its service has started a replacement' });
       continue;

@@ -22,7 +22,8 @@ export async function cleanUpStoppedTask(event: unknown, deps: PipelineDeps): Pr
   }
   const actions: ActionOutcome[] = [];
   for (const record of await deps.ledger.recordsForTarget(`task:${taskArn}`)) {
-    if (record.mechanism !== 'network-acl' || (record.status !== 'applied' && record.status !== 'intent') || !record.beforeState) continue;
+    // `failed` too: a half-made deny (ingress in, egress refused) still holds an entry of ours.
+    if (record.mechanism !== 'network-acl' || !['applied', 'intent', 'failed'].includes(record.status) || !record.beforeState) continue;
     const deny = record.beforeState as unknown as NetworkAclDeny;
     const removed = await removeNetworkAclDeny(deps.clients, deny);
     const detail = `task stopped: removed ${removed} deny entr${removed === 1 ? 'y' : 'ies'} for ${deny.cidr} from ${deny.networkAclId}`;

@@ -31,38 +31,44 @@ function isolationInterface(task: TaskState, params: Params): { eni: InterfaceSt
   return { why: 'no network interface found for the task' };
 }
 
+/**
+ * Only AWS's own answer decides the status: an error in the swap is `unsupported` (refused) or `failed` (it may or
+ * may not have happened: the row keeps its before-state and release undoes it). An error recording the outcome
+ * after the change propagates, leaving the row at `intent`, and the retry finishes it.
+ */
 async function swapSecurityGroups(runtime: ActionRuntime, task: TaskState, eni: InterfaceState): Promise<ActionOutcome> {
   const step = `${ACTION}:security-group`;
+  const target = `task:${task.taskArn}`;
+  const { groupId } = await quarantineSecurityGroupId(runtime.clients, eni.vpcId, runtime.config.quarantineSecurityGroups);
+  const own = await runtime.ledger.actionRecord(runtime.audit.ledgerId, step);
+  if (!own && eni.groups.length === 1 && eni.groups[0] === groupId) {
+    // Another response holds this quarantine: its record keeps the original groups; this one must not record the quarantine as "original".
+    return { action: ACTION, status: 'skipped', mechanism: 'security-group', detail: `${eni.id} is already in quarantine group ${groupId} (another response holds it)`, target };
+  }
+  const record = await runtime.ledger.writeAhead(runtime.audit, {
+    step,
+    action: ACTION,
+    mechanism: 'security-group',
+    target,
+    beforeState: { networkInterfaceId: eni.id, groups: eni.groups, quarantineGroupId: groupId },
+  });
+  const original = (record.beforeState?.groups as string[]) ?? eni.groups;
+  let outcome: ActionOutcome;
   try {
-    const { groupId } = await quarantineSecurityGroupId(runtime.clients, eni.vpcId, runtime.config.quarantineSecurityGroups);
-    const record = await runtime.ledger.writeAhead(runtime.audit, {
-      step,
-      action: ACTION,
-      mechanism: 'security-group',
-      target: `task:${task.taskArn}`,
-      beforeState: { networkInterfaceId: eni.id, groups: eni.groups, quarantineGroupId: groupId },
-    });
-    const original = (record.beforeState?.groups as string[]) ?? eni.groups;
     // The interface says what it had, for anyone reading the console; the ledger is the source of truth.
     await runtime.clients.ec2.send(new CreateTagsCommand({ Resources: [eni.id], Tags: [{ Key: ORIGINAL_GROUPS_TAG, Value: original.join(',') }] }));
     await runtime.clients.ec2.send(new ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: eni.id, Groups: [groupId] }));
-    const outcome: ActionOutcome = {
-      action: ACTION,
-      status: 'applied',
-      mechanism: 'security-group',
-      detail: `${eni.id} moved from ${original.join(', ') || 'no groups'} to quarantine group ${groupId}`,
-      target: `task:${task.taskArn}`,
-    };
-    await runtime.ledger.recordOutcome(runtime.audit, step, outcome);
-    return outcome;
+    outcome = { action: ACTION, status: 'applied', mechanism: 'security-group', detail: `${eni.id} moved from ${original.join(', ') || 'no groups'} to quarantine group ${groupId}`, target };
   } catch (error) {
-    const outcome = refusedOrFailed(ACTION, 'security-group', error);
-    if (outcome.status === 'unsupported') outcome.detail += ` (${eni.requesterManaged ? 'ECS-managed interface: AWS does not allow changing its groups' : eni.id})`;
-    // The groups did not change, so the interface must not claim otherwise.
-    await runtime.clients.ec2.send(new DeleteTagsCommand({ Resources: [eni.id], Tags: [{ Key: ORIGINAL_GROUPS_TAG }] })).catch(() => undefined);
-    await runtime.ledger.recordOutcome(runtime.audit, step, outcome, `task:${task.taskArn}`);
-    return outcome;
+    outcome = refusedOrFailed(ACTION, 'security-group', error, target);
+    if (outcome.status === 'unsupported') {
+      outcome.detail += ` (${eni.requesterManaged ? 'ECS-managed interface: AWS does not allow changing its groups' : eni.id})`;
+      // Refused, so the groups did not change: the interface must not claim otherwise.
+      await runtime.clients.ec2.send(new DeleteTagsCommand({ Resources: [eni.id], Tags: [{ Key: ORIGINAL_GROUPS_TAG }] })).catch(() => undefined);
+    }
   }
+  await runtime.ledger.recordOutcome(runtime.audit, step, outcome, target);
+  return outcome;
 }
 
 const NACL_ATTEMPTS = 8;
@@ -70,38 +76,45 @@ const NACL_ATTEMPTS = 8;
 async function denyInNetworkAcl(runtime: ActionRuntime, task: TaskState, eni: InterfaceState): Promise<ActionOutcome> {
   const step = `${ACTION}:network-acl`;
   const target = `task:${task.taskArn}`;
+  let acl;
+  let planned: NetworkAclDeny;
   try {
-    const acl = await networkAclForSubnet(runtime.clients, eni.subnetId);
+    acl = await networkAclForSubnet(runtime.clients, eni.subnetId);
     if (!acl) throw new Error(`no network ACL is associated with ${eni.subnetId}`);
-    // A retry after a crash reuses the numbers it wrote ahead; a collision with a concurrent isolation re-plans.
-    let deny = (await runtime.ledger.writeAhead(runtime.audit, { step, action: ACTION, mechanism: 'network-acl', target, beforeState: { ...planNetworkAclDeny(acl, eni.privateIp) } }))
-      .beforeState as unknown as NetworkAclDeny;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await applyNetworkAclDeny(runtime.clients, deny);
-        break;
-      } catch (error) {
-        if (!(error instanceof RuleNumberTaken) || attempt === NACL_ATTEMPTS) throw error;
-        await removeNetworkAclDeny(runtime.clients, deny); // only entries that are ours (our CIDR) go
-        const fresh = await networkAclForSubnet(runtime.clients, eni.subnetId);
-        deny = planNetworkAclDeny(fresh!, eni.privateIp, 'random');
-        await runtime.ledger.replaceBeforeState(runtime.audit.ledgerId, step, { ...deny });
-      }
-    }
-    const outcome: ActionOutcome = {
-      action: ACTION,
-      status: 'applied',
-      mechanism: 'network-acl',
-      detail: `denied all traffic to and from ${deny.cidr} in ${deny.networkAclId} (rules ${deny.ingressRule} in, ${deny.egressRule} out). Same-subnet traffic is not filtered by network ACLs; load-balancer health checks now fail, so ECS will replace a service task.`,
-      target,
-    };
-    await runtime.ledger.recordOutcome(runtime.audit, step, outcome);
-    return outcome;
+    planned = planNetworkAclDeny(acl, eni.privateIp);
   } catch (error) {
-    const outcome = refusedOrFailed(ACTION, 'network-acl', error);
+    // Nothing was changed: no before-state to keep.
+    const outcome = refusedOrFailed(ACTION, 'network-acl', error, target);
     await runtime.ledger.recordOutcome(runtime.audit, step, outcome, target);
     return outcome;
   }
+  // A retry after a crash reuses the numbers it wrote ahead; a collision with a concurrent isolation re-plans.
+  let deny = (await runtime.ledger.writeAhead(runtime.audit, { step, action: ACTION, mechanism: 'network-acl', target, beforeState: { ...planned } })).beforeState as unknown as NetworkAclDeny;
+  let outcome: ActionOutcome | undefined;
+  for (let attempt = 1; !outcome; attempt++) {
+    try {
+      await applyNetworkAclDeny(runtime.clients, deny);
+      outcome = {
+        action: ACTION,
+        status: 'applied',
+        mechanism: 'network-acl',
+        detail: `denied all traffic to and from ${deny.cidr} in ${deny.networkAclId} (rules ${deny.ingressRule} in, ${deny.egressRule} out). Same-subnet traffic is not filtered by network ACLs; load-balancer health checks now fail, so ECS will replace a service task.`,
+        target,
+      };
+    } catch (error) {
+      if (!(error instanceof RuleNumberTaken) || attempt === NACL_ATTEMPTS) {
+        // Half made (ingress in, egress refused) stays in the ledger as failed with its before-state: release removes it.
+        outcome = refusedOrFailed(ACTION, 'network-acl', error, target);
+        break;
+      }
+      await removeNetworkAclDeny(runtime.clients, deny); // only entries that are ours (our CIDR) go
+      const fresh = await networkAclForSubnet(runtime.clients, eni.subnetId);
+      deny = planNetworkAclDeny(fresh!, eni.privateIp, 'random');
+      await runtime.ledger.replaceBeforeState(runtime.audit.ledgerId, step, { ...deny });
+    }
+  }
+  await runtime.ledger.recordOutcome(runtime.audit, step, outcome, target);
+  return outcome;
 }
 
 export const isolateTask = defineAction({

@@ -85,39 +85,50 @@ async function archive(runtime: ActionRuntime, image: Image, detail: ImageDetail
   return outcome;
 }
 
-/** The fallback: add the quarantine tag first, then remove every other tag (removing the last tag would delete the image). */
+/**
+ * The fallback: add the quarantine tag first, then remove every other tag (removing the last tag would delete the
+ * image). Tags are removed by tag alone: what ECR does when BatchDeleteImage is given tag *and* digest (untag, or
+ * delete the image?) is not documented, and deleting evidence is worse. The tags are re-read just before, so only
+ * tags still on this digest go; a tag CI moves in the instant between is the remaining, documented risk.
+ */
 async function keepOnlyQuarantineTag(runtime: ActionRuntime, image: Image, detail: ImageDetail, stepSuffix: string): Promise<ActionOutcome> {
   const step = `${ACTION}:tags${stepSuffix}`;
   const target = imageLedgerId(image.repository, image.digest);
   const quarantineTag = quarantineTagFor(image.digest);
+  const tags = detail.imageTags ?? [];
+  await runtime.ledger.writeAhead(runtime.audit, {
+    step,
+    action: ACTION,
+    mechanism: 'image-tags',
+    target,
+    beforeState: { ...image, imageStatus: detail.imageStatus ?? 'ACTIVE', tags, quarantineTag } satisfies ImageBeforeState,
+  });
+  let outcome: ActionOutcome;
   try {
-    const tags = detail.imageTags ?? [];
-    await runtime.ledger.writeAhead(runtime.audit, {
-      step,
-      action: ACTION,
-      mechanism: 'image-tags',
-      target,
-      beforeState: { ...image, imageStatus: detail.imageStatus ?? 'ACTIVE', tags, quarantineTag } satisfies ImageBeforeState,
-    });
     if (!tags.includes(quarantineTag)) await putTag(runtime, image, quarantineTag);
     const others = tags.filter((t) => t !== quarantineTag);
-    if (others.length) {
-      await runtime.clients.ecr.send(new BatchDeleteImageCommand({ repositoryName: image.repository, imageIds: others.map((imageTag) => ({ imageTag })) }));
+    const kept: string[] = [];
+    const current = new Set((await describeImage(runtime, image))?.imageTags ?? []);
+    const removable = others.filter((t) => current.has(t) && t !== quarantineTag);
+    if (removable.length && current.has(quarantineTag)) {
+      const out = await runtime.clients.ecr.send(new BatchDeleteImageCommand({ repositoryName: image.repository, imageIds: removable.map((imageTag) => ({ imageTag })) }));
+      kept.push(...(out.failures ?? []).map((f) => `${f.imageId?.imageTag ?? '?'} (${f.failureCode ?? 'failed'})`));
+    } else if (removable.length) {
+      kept.push(...removable.map((t) => `${t} (the quarantine tag is not on the image, so the last tag is kept)`));
     }
-    const outcome: ActionOutcome = {
+    const removed = removable.filter((t) => !kept.some((k) => k.startsWith(`${t} `)));
+    outcome = {
       action: ACTION,
-      status: 'applied',
+      status: kept.length ? 'failed' : 'applied',
       mechanism: 'image-tags',
-      detail: `tagged ${quarantineTag}${others.length ? ` and removed ${others.join(', ')} (kept in the ledger)` : ''}. Pulls by digest still work: the launch guard stops tasks that start from it`,
+      detail: `tagged ${quarantineTag}${removed.length ? ` and removed ${removed.join(', ')} (kept in the ledger)` : ''}${kept.length ? `; could not remove ${kept.join(', ')}` : ''}. Pulls by digest still work: the launch guard stops tasks that start from it`,
       target,
     };
-    await runtime.ledger.recordOutcome(runtime.audit, step, outcome, target);
-    return outcome;
   } catch (error) {
-    const outcome = refusedOrFailed(ACTION, 'image-tags', error, target);
-    await runtime.ledger.recordOutcome(runtime.audit, step, outcome, target);
-    return outcome;
+    outcome = refusedOrFailed(ACTION, 'image-tags', error, target);
   }
+  await runtime.ledger.recordOutcome(runtime.audit, step, outcome, target);
+  return outcome;
 }
 
 /** Retag: the manifest from BatchGetImage, PutImage under the new tag (image-retag.html); an existing tag is success. */
@@ -255,6 +266,10 @@ export const quarantineImage = defineAction<Params, ImageActionTarget | ActionTa
     }
     if (before.imageStatus === 'ARCHIVED') {
       return { action: ACTION, status: 'skipped', mechanism: 'archive', detail: 'the image was archived before the responder acted: left archived' };
+    }
+    const now = await describeImage(runtime, { repository: before.repository, digest: before.digest });
+    if (now?.imageStatus !== 'ARCHIVED') {
+      return { action: ACTION, status: 'skipped', mechanism: 'archive', detail: now ? 'not archived (the archive never took effect): nothing to restore' : 'the image no longer exists' };
     }
     const out = await runtime.clients.ecr.send(
       new UpdateImageStorageClassCommand({ repositoryName: before.repository, imageId: { imageDigest: before.digest }, targetStorageClass: 'STANDARD' }),

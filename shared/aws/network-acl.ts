@@ -25,22 +25,39 @@ export async function networkAclForSubnet(clients: AwsClients, subnetId: string)
 
 export type RulePick = 'lowest' | 'random';
 
+function ipv4ToNumber(ip: string): number {
+  return ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+}
+
+/** Whether an IPv4 CIDR block contains the address. */
+export function cidrContains(cidr: string, ip: string): boolean {
+  const [base = '', bits = '32'] = cidr.split('/');
+  const size = 2 ** (32 - Number(bits));
+  return Math.floor(ipv4ToNumber(ip) / size) === Math.floor(ipv4ToNumber(base) / size);
+}
+
 /**
- * A free rule number: the lowest (predictable, the usual case), or after a collision a random free one, so that
- * concurrent isolations in one subnet stop picking the same number (deny entries need no order among themselves).
+ * A free rule number below every allow entry that matches the address (network ACLs apply the lowest-numbered
+ * matching rule, so a deny after a matching allow would do nothing): the lowest such number (predictable, the usual
+ * case), or after a collision a random one, so concurrent isolations stop picking the same number.
  */
-function freeRule(acl: NetworkAcl, egress: boolean, pick: RulePick): number | undefined {
-  const used = new Set((acl.Entries ?? []).filter((e) => e.Egress === egress).map((e) => e.RuleNumber));
+function freeRule(acl: NetworkAcl, egress: boolean, ip: string, pick: RulePick): number {
+  const entries = (acl.Entries ?? []).filter((e) => e.Egress === egress);
+  const used = new Set(entries.map((e) => e.RuleNumber));
+  const firstAllow = Math.min(...entries.filter((e) => e.RuleAction === 'allow' && e.CidrBlock && cidrContains(e.CidrBlock, ip)).map((e) => e.RuleNumber ?? Infinity));
   const free: number[] = [];
-  for (let n = FIRST_RULE; n <= LAST_RULE; n++) if (!used.has(n)) free.push(n);
-  return pick === 'lowest' ? free[0] : free[Math.floor(Math.random() * free.length)];
+  for (let n = FIRST_RULE; n <= Math.min(LAST_RULE, firstAllow - 1); n++) if (!used.has(n)) free.push(n);
+  const chosen = pick === 'lowest' ? free[0] : free[Math.floor(Math.random() * free.length)];
+  if (chosen === undefined) {
+    throw new Error(`no free ${egress ? 'egress' : 'ingress'} rule number in ${acl.NetworkAclId} below ${Number.isFinite(firstAllow) ? `allow rule ${firstAllow}, which matches ${ip}` : LAST_RULE + 1}`);
+  }
+  return chosen;
 }
 
 /** Picks the rule numbers before anything changes, so they can be written ahead to the ledger. */
 export function planNetworkAclDeny(acl: NetworkAcl, ip: string, pick: RulePick = 'lowest'): NetworkAclDeny {
-  const ingressRule = freeRule(acl, false, pick);
-  const egressRule = freeRule(acl, true, pick);
-  if (ingressRule === undefined || egressRule === undefined) throw new Error(`no free rule number in ${FIRST_RULE}-${LAST_RULE} of ${acl.NetworkAclId}`);
+  const ingressRule = freeRule(acl, false, ip, pick);
+  const egressRule = freeRule(acl, true, ip, pick);
   return { networkAclId: acl.NetworkAclId!, cidr: `${ip}/32`, ingressRule, egressRule };
 }
 
