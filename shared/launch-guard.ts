@@ -10,6 +10,9 @@ import { buildLaunchGuardNotification } from './notify/build-launch-guard-notifi
 import { publishNotification } from './notify/publish-notification';
 import type { EventResult, PipelineDeps } from './pipeline';
 import type { TaskState } from './task-state';
+import { DEFAULT_SAFETY } from './policy/policy-schema';
+import { protectionReason } from './policy/decide';
+import { allowDestructive } from './safety';
 import { describeTaskBrief } from './task-state';
 
 const AUTOMATION = 'automation';
@@ -47,6 +50,15 @@ function stoppedDetail(task: TaskState, mechanism: string): string {
 export async function guardLaunchOrPush(event: unknown, deps: PipelineDeps, requestedBy = AUTOMATION): Promise<EventResult> {
   const detailType = (event as { 'detail-type'?: unknown } | null)?.['detail-type'];
   return detailType === 'ECR Image Action' ? guardImagePush(event, deps, requestedBy) : guardTaskLaunch(event, deps, requestedBy);
+}
+
+/** Protection and the blast-radius limit apply to the launch guard's stops as to every destructive action. */
+async function withheldBySafety(deps: PipelineDeps, runtime: ActionRuntime, task: TaskState, clusterName: string, now: Date): Promise<ActionOutcome | undefined> {
+  const protectedBy = protectionReason(deps.policy, deps.config, { clusterName, service: task.service, tags: task.tags, clusterTags: {} });
+  if (protectedBy) return { action: 'launch-guard', status: 'skipped', mechanism: 'safety', detail: `Protected resource (${protectedBy}): not stopped`, target: `task:${task.taskArn}` };
+  const account = task.taskArn.split(':')[4] ?? '';
+  const verdict = await allowDestructive(runtime.ledger, runtime.safety ?? DEFAULT_SAFETY, { account, cluster: clusterName }, now);
+  return verdict.allowed ? undefined : { action: 'launch-guard', status: 'skipped', mechanism: 'safety', detail: verdict.why, target: `task:${task.taskArn}` };
 }
 
 /**
@@ -102,11 +114,18 @@ export async function guardTaskLaunch(event: unknown, deps: PipelineDeps, reques
       ledger: deps.ledger,
       config: deps.config,
       audit,
+      safety: deps.policy.safety,
       publishNotification: () => publishNotification(deps.clients, deps.config.topicArn, build()),
     };
     const step = `launch-guard:stop-task:${detail.taskArn.split('/').pop()}`;
-    if (mode === 'enforce') {
-      const stop = await stopTaskOnce(runtime, task, step, 'launch-guard');
+    const clusterName = detail.clusterArn.split('/').pop() ?? '';
+    const withheld = mode === 'enforce' ? await withheldBySafety(deps, runtime, task, clusterName, now()) : undefined;
+    if (withheld) {
+      outcomes.push(withheld);
+      await deps.ledger.recordOutcome(audit, step, withheld, `task:${task.taskArn}`);
+    } else if (mode === 'enforce') {
+      // No minimum-healthy check: a task running a quarantined image is not one of the healthy tasks it protects.
+      const stop = await stopTaskOnce(runtime, task, step, 'launch-guard', true);
       outcomes.push(stop.status === 'applied' ? { ...stop, detail: stoppedDetail(task, hit.quarantine.mechanism) } : { ...stop, detail: `${stop.detail}${task.raw.task?.stoppedReason ? `: ${task.raw.task.stoppedReason}` : ''}` });
     } else {
       const planned: ActionOutcome = { action: 'launch-guard', status: 'planned', mechanism: 'stop-task', detail: 'would stop the task', target: `task:${task.taskArn}` };

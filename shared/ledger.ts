@@ -63,6 +63,17 @@ export type ClaimResult =
   | { claimed: false; deliveries: number; severity: number; state: string };
 
 const CLAIM = '#CLAIM';
+
+/** Another invocation is handling the same finding right now; this delivery must be retried, not dropped. */
+export class ClaimBusyError extends Error {
+  override readonly name = 'ClaimBusyError';
+  constructor(
+    readonly ledgerId: string,
+    readonly leaseUntil: string,
+  ) {
+    super(`${ledgerId} is being handled by another invocation (lease until ${leaseUntil}): retry later`);
+  }
+}
 const findingKey = (ledgerId: string) => `FINDING#${ledgerId}`;
 
 export interface ClaimRequest {
@@ -81,8 +92,11 @@ export class Ledger {
     private readonly doc: DynamoDBDocumentClient,
     readonly tableName: string,
     private readonly now: () => Date = () => new Date(),
-    /** A claim still `running` after this long belongs to a crashed invocation and may be taken over. */
-    private readonly leaseSeconds = 120,
+    /**
+     * A claim still `running` after this long belongs to a crashed invocation and may be taken over. Longer than the
+     * functions' 60 s timeout, shorter than Lambda's first retry of a failed invocation (about a minute after it).
+     */
+    private readonly leaseSeconds = 90,
   ) {}
 
   /**
@@ -130,6 +144,9 @@ export class Ledger {
         }),
       );
       const item = seen.Attributes ?? {};
+      // Still being handled: acknowledging this delivery would drop it if that invocation then fails. Fail it so the
+      // platform retries it later, when the first has finished (then a duplicate) or its lease has run out.
+      if (item.state === 'running' && String(item.leaseUntil) >= now.toISOString()) throw new ClaimBusyError(request.ledgerId, String(item.leaseUntil));
       return { claimed: false, deliveries: Number(item.deliveries), severity: Number(item.severity), state: String(item.state) };
     }
   }

@@ -31,8 +31,10 @@ export const RunbookCommandSchema = z.strictObject({
   reason: z.string().optional(),
   ticket: z.string().optional(),
   since: z.iso.datetime({ offset: true }).optional(),
-  /** Exceed the automatic safety rails (protection): only with a reason, and recorded. */
+  /** Exceed the automatic blast-radius limit: only with a reason, and recorded. Protection is never exceeded. */
   force: z.boolean().default(false),
+  /** stop: stop even if the service drops below the policy's minimum healthy tasks. */
+  ignoreMinHealthy: z.boolean().optional(),
   /** Who asks. The CLI fills it from STS; a direct Lambda invoke cannot be attributed by Lambda itself (README). */
   requestedBy: z.string().optional(),
   /** quarantine-image: also stop the tasks running the digest. */
@@ -99,13 +101,13 @@ async function containTask(command: RunbookCommand, deps: PipelineDeps, requeste
   const task = await readTaskState(deps.clients, finding.task);
   finding.task = { ...finding.task, service: task.service, launchType: task.launchType, tags: task.tags, containers: task.containers };
   const notes: string[] = [];
-  const protectedBy = protectionReason(deps.policy, deps.config, finding);
-  if (protectedBy && !command.force) throw new InvalidEventError('force', `${protectedBy}; repeat with force: true and a reason to act anyway`);
-  if (protectedBy) notes.push(`Forced past protection (${protectedBy}).`);
+  // Protected resources are never touched, by automation or by a person: lift the protection first, on purpose.
+  const protectedBy = protectionReason(deps.policy, deps.config, { ...finding.task, clusterTags: finding.clusterTags });
+  if (protectedBy) throw new InvalidEventError('taskArn', `${protectedBy}: protected resources are never touched; remove the protection first`);
   const containing =
     command.runbook === 'isolate'
       ? { action: 'isolate-task', params: findAction('isolate-task')!.params.parse({ fallback: command.fallback ?? ['network-acl'], hostIsolation: command.hostIsolation ?? false }) }
-      : { action: 'stop-task', params: findAction('stop-task')!.params.parse({ ignoreMinHealthy: command.force }) };
+      : { action: 'stop-task', params: findAction('stop-task')!.params.parse({ ignoreMinHealthy: command.ignoreMinHealthy ?? false }) };
   const observe = deps.policy.forceObserve || deps.config.forceObserve;
   if (observe) notes.push('The global observe switch is on: nothing was changed.');
   const decision: Decision = {

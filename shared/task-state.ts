@@ -111,7 +111,7 @@ function describedTask(ref: Pick<TaskReference, 'arn' | 'clusterArn'>, task: Tas
  * It reads no interface or task definition.
  */
 export async function describeTaskBrief(clients: AwsClients, ref: Pick<TaskReference, 'arn' | 'clusterArn'>): Promise<TaskState> {
-  const out = await clients.ecs.send(new DescribeTasksCommand({ cluster: ref.clusterArn, tasks: [ref.arn] }));
+  const out = await clients.ecs.send(new DescribeTasksCommand({ cluster: ref.clusterArn, tasks: [ref.arn], include: ['TAGS'] }));
   const task = out.tasks?.[0];
   return task ? describedTask(ref, task) : notFound(ref);
 }

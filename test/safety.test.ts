@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { ClaimBusyError } from '../shared/ledger';
 import { respondToRuntimeFinding } from '../shared/pipeline';
 import { runRunbook } from '../shared/runbook';
 import type { SimulatedDeployment } from '../sim/deployment';
@@ -126,5 +127,21 @@ rules:
     const result = await respondToRuntimeFinding(TEMPLATE, deployment.deps);
     expect(result.actions[0]).toMatchObject({ action: 'stop-task', status: 'applied' });
     expect(deployment.account.ecs.tasks.get(TEMPLATE.detail.resource.ecsClusterDetails.taskDetails.arn as string)!.lastStatus).toBe('STOPPED');
+  });
+});
+
+describe('concurrent deliveries of one finding', () => {
+  it('one acts; the other is failed for a later retry (not dropped); the retry is then a duplicate', async () => {
+    deployment = await startDeployment();
+    deployment.account.seedFromEvent(TEMPLATE);
+    const d = deployment;
+    const results = await Promise.allSettled([respondToRuntimeFinding(TEMPLATE, d.deps), respondToRuntimeFinding(structuredClone(TEMPLATE), d.deps)]);
+    const acted = results.filter((r) => r.status === 'fulfilled');
+    const busy = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(acted).toHaveLength(1);
+    expect(busy).toHaveLength(1);
+    expect(busy[0]!.reason).toBeInstanceOf(ClaimBusyError);
+    expect(deployment.account.callsTo('ecs', 'StopTask')).toHaveLength(1);
+    expect((await respondToRuntimeFinding(TEMPLATE, d.deps)).ignored).toMatch(/^duplicate delivery 3/);
   });
 });

@@ -34,15 +34,23 @@ function ruleMatches(rule: PolicyRule, finding: Finding): boolean {
   );
 }
 
-/** Why a finding's resource must not be touched, or undefined. Protection wins over every rule. */
-export function protectionReason(policy: Policy, config: ResponderConfig, finding: Finding): string | undefined {
-  const { clusterName, service, tags } = finding.task;
+/** What protection looks at: a task's cluster, service and tags, and its cluster's tags where known. */
+export interface ProtectionTarget {
+  clusterName: string;
+  service?: string;
+  tags: Record<string, string>;
+  clusterTags: Record<string, string>;
+}
+
+/** Why a resource must not be touched, or undefined. Protection wins over every rule and every person. */
+export function protectionReason(policy: Policy, config: ResponderConfig, target: ProtectionTarget): string | undefined {
+  const { clusterName, service, tags, clusterTags } = target;
   if (config.protectedClusters.includes(clusterName) || (policy.protect.clusters.length > 0 && matchesAny(clusterName, policy.protect.clusters))) {
     return `cluster ${clusterName} is protected`;
   }
   if (service && policy.protect.services.length > 0 && matchesAny(service, policy.protect.services)) return `service ${service} is protected`;
   for (const [key, value] of Object.entries(policy.protect.tags)) {
-    if (tags[key] === value || finding.clusterTags[key] === value) return `tag ${key}=${value} protects it`;
+    if (tags[key] === value || clusterTags[key] === value) return `tag ${key}=${value} protects it`;
   }
   return undefined;
 }
@@ -67,7 +75,7 @@ export function decide(
     mode = 'observe';
   }
   let steps = rule.steps;
-  const protectedBy = protectionReason(policy, config, finding);
+  const protectedBy = protectionReason(policy, config, { ...finding.task, clusterTags: finding.clusterTags });
   if (protectedBy) {
     steps = steps.filter((step) => !isMutating(step.action));
     notes.push(`Protected resource (${protectedBy}): nothing changed on it; evidence and notification only.`);
