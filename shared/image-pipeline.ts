@@ -64,6 +64,11 @@ export interface ImageResponseRequest {
   /** A person's reason (runbook); automation's reason is the finding. */
   reason?: string;
   ticket?: string;
+  /**
+   * A person's request is its own ledger entry (claim and audit rows), so a quarantine after a release is never taken
+   * for a repeated scan, and each episode keeps its own who and why. Its rows still target the image.
+   */
+  ledgerId?: string;
 }
 
 /** Claim, find the tasks running the digest, apply or describe, record, notify. Automation and people both come here. */
@@ -73,7 +78,8 @@ export async function respondToImage(request: ImageResponseRequest, deps: Pipeli
   const imageId = imageLedgerId(finding.repository, finding.digest);
   // One claim per image (and per non-acting status): Inspector's many per-CVE events make one message, and only a
   // rise in severity (or observe → enforce) acts again.
-  const ledgerId = finding.actionable ? imageId : `${imageId}#${finding.status}`;
+  const entryId = request.ledgerId ?? imageId;
+  const ledgerId = request.ledgerId ?? (finding.actionable ? imageId : `${imageId}#${finding.status}`);
   const summary = { finding: summarise(finding, decision.severityRank), decision: { policyRule: decision.policyRule, mode: decision.mode } };
   const claim = await deps.ledger.claim({ ledgerId, severity: decision.severityRank, count: 1, mode: decision.mode });
   if (!claim.claimed) {
@@ -87,7 +93,7 @@ export async function respondToImage(request: ImageResponseRequest, deps: Pipeli
       ledger: deps.ledger,
       config: deps.config,
       audit: {
-        ledgerId: imageId,
+        ledgerId: entryId,
         requestedBy,
         policyRule: decision.policyRule,
         mode: decision.mode,
@@ -107,7 +113,7 @@ export async function respondToImage(request: ImageResponseRequest, deps: Pipeli
               vulnerabilities: decision.vulnerabilities,
               tasksUsingImage,
               outcomes,
-              ledgerId: imageId,
+              ledgerId: entryId,
               requestedBy,
               at: now(),
             }),

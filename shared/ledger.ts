@@ -189,31 +189,51 @@ export class Ledger {
     step: { step: string; action: string; mechanism?: string; target: string; beforeState: Record<string, unknown> },
   ): Promise<ActionRecord> {
     const now = this.now().toISOString();
-    const out = await this.doc.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { pk: findingKey(audit.ledgerId), sk: `ACTION#${step.step}` },
-        UpdateExpression:
-          'SET beforeState = if_not_exists(beforeState, :before), #status = :intent, #action = :action, mechanism = :mechanism, target = :target, #at = if_not_exists(#at, :now), updatedAt = :now, ledgerId = :ledgerId, step = :step, policyRule = :rule, #mode = :mode, requestedBy = :by, reason = :reason',
-        ExpressionAttributeNames: { '#status': 'status', '#action': 'action', '#at': 'at', '#mode': 'mode' },
-        ExpressionAttributeValues: {
-          ':before': step.beforeState,
-          ':intent': 'intent',
-          ':action': step.action,
-          ':mechanism': step.mechanism ?? null,
-          ':target': step.target,
-          ':now': now,
-          ':ledgerId': audit.ledgerId,
-          ':step': step.step,
-          ':rule': audit.policyRule,
-          ':mode': audit.mode,
-          ':by': audit.requestedBy,
-          ':reason': audit.reason,
-        },
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    return out.Attributes as ActionRecord;
+    const names = { '#status': 'status', '#action': 'action', '#at': 'at', '#mode': 'mode' };
+    const values = {
+      ':before': step.beforeState,
+      ':intent': 'intent',
+      ':action': step.action,
+      ':mechanism': step.mechanism ?? null,
+      ':target': step.target,
+      ':now': now,
+      ':ledgerId': audit.ledgerId,
+      ':step': step.step,
+      ':rule': audit.policyRule,
+      ':mode': audit.mode,
+      ':by': audit.requestedBy,
+      ':reason': audit.reason,
+    };
+    const common = '#status = :intent, #action = :action, mechanism = :mechanism, target = :target, updatedAt = :now, ledgerId = :ledgerId, step = :step, policyRule = :rule, #mode = :mode, requestedBy = :by, reason = :reason';
+    const key = { pk: findingKey(audit.ledgerId), sk: `ACTION#${step.step}` };
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: `SET beforeState = if_not_exists(beforeState, :before), #at = if_not_exists(#at, :now), ${common}`,
+          ConditionExpression: 'attribute_not_exists(#status) OR #status <> :released',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: { ...values, ':released': 'released' },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return out.Attributes as ActionRecord;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      // The step was released: this is a new episode, with a before-state of its own.
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: `SET beforeState = :before, #at = :now, ${common} REMOVE releasedBy, releaseReason, releaseDetail, releasedAt`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return out.Attributes as ActionRecord;
+    }
   }
 
   /** Re-planned before-state (the planned NACL numbers were taken by a concurrent writer; nothing of ours was changed). */

@@ -159,7 +159,7 @@ async function quarantineImageByHand(command: RunbookCommand, deps: PipelineDeps
     // Above any scan's rank: a person's quarantine is not re-decided by a later scan of the same image.
     severityRank: 5,
   };
-  return respondToImage({ finding, decision, rawEvent: command, requestedBy, reason: command.reason!, ticket: command.ticket }, deps);
+  return respondToImage({ finding, decision, rawEvent: command, requestedBy, reason: command.reason!, ticket: command.ticket, ledgerId: finding.id }, deps);
 }
 
 async function recordsFor(command: RunbookCommand, deps: PipelineDeps): Promise<ActionRecord[]> {

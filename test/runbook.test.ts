@@ -219,7 +219,17 @@ describe('runbook on images', () => {
     const image = deployment.account.ecr.image(REPOSITORY, DIGEST)!;
     expect(image.imageStatus).toBe('ACTIVE');
     expect([...image.imageTags].sort()).toEqual(['1.0.0', 'latest']);
+    // A person may quarantine it again after the release (their request is not a repeated scan).
+    const again = await runRunbook({ runbook: 'quarantine-image', repository: REPOSITORY, imageDigest: DIGEST, reason: 'it was malware after all' }, deployment.deps, 'carol');
+    expect(again.containment).toBe('contained (archive)');
+    expect(deployment.account.ecr.image(REPOSITORY, DIGEST)!.imageStatus).toBe('ARCHIVED');
+    await runRunbook({ runbook: 'release-image', repository: REPOSITORY, imageDigest: DIGEST, reason: 'fixed upstream' }, deployment.deps, 'dave');
+    expect(deployment.account.ecr.image(REPOSITORY, DIGEST)!.imageStatus).toBe('ACTIVE');
+
     const status = await runRunbook({ runbook: 'status', repository: REPOSITORY, imageDigest: DIGEST }, deployment.deps, 'dave');
-    expect(status.records!.find((r) => r.mechanism === 'archive')).toMatchObject({ status: 'released', requestedBy: 'arn:aws:iam::111122223333:user/carol', releasedBy: 'dave', releaseReason: 'false positive' });
+    const archives = status.records!.filter((r) => r.mechanism === 'archive');
+    expect(archives).toHaveLength(2);
+    expect(archives[0]).toMatchObject({ status: 'released', requestedBy: 'arn:aws:iam::111122223333:user/carol', releasedBy: 'dave', releaseReason: 'false positive' });
+    expect(archives[1]).toMatchObject({ status: 'released', requestedBy: 'carol', releasedBy: 'dave', releaseReason: 'fixed upstream' });
   });
 });
