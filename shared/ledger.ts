@@ -341,16 +341,24 @@ export class Ledger {
     return (out.Items ?? []) as ActionRecord[];
   }
 
+  /** Every record about a target, across findings. The index is eventually consistent: fine for status and release. */
   async recordsForTarget(target: string): Promise<ActionRecord[]> {
-    const out = await this.doc.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: 'byTarget',
-        KeyConditionExpression: 'target = :target',
-        ExpressionAttributeValues: { ':target': target },
-      }),
-    );
-    return (out.Items ?? []) as ActionRecord[];
+    const items: ActionRecord[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: 'byTarget',
+          KeyConditionExpression: 'target = :target',
+          ExpressionAttributeValues: { ':target': target },
+          ExclusiveStartKey: start,
+        }),
+      );
+      items.push(...((out.Items ?? []) as ActionRecord[]));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return items;
   }
 
   /** Every action record since a time, newest first. A scan: fine for an on-call question, not for a hot path. */

@@ -233,3 +233,21 @@ describe('runbook on images', () => {
     expect(archives[1]).toMatchObject({ status: 'released', requestedBy: 'carol', releasedBy: 'dave', releaseReason: 'fixed upstream' });
   });
 });
+
+describe('what the notification tells on-call after a stop', () => {
+  it('without a quarantine: the exact command that keeps ECS from starting the same digest again', async () => {
+    deployment = await startDeployment();
+    const event = loadEvent(REVERSE_SHELL);
+    await seedAndRespond(deployment, event);
+    const digest = deployment.account.ecs.tasks.get(taskArnOf(event))!.containers[0]!.imageDigest!;
+    const message = JSON.parse(deployment.account.sns.published.at(-1)!.message as string) as Json;
+    expect(message.notes).toContain(`ECS will start a replacement for orders-web from the same image digest. To stop it: npm run runbook -- quarantine-image --repository orders-web --digest ${digest} --reason "<why>"`);
+  });
+
+  it('with the crypto-mining rule: that the image is quarantined, so the replacement cannot pull it', async () => {
+    deployment = await startDeployment();
+    await seedAndRespond(deployment, loadEvent('gd-ecs-fargate-cryptocurrency-bitcointool-dns.json'));
+    const message = JSON.parse(deployment.account.sns.published.at(-1)!.message as string) as Json;
+    expect(message.notes).toContain('The image is quarantined: the replacement ECS starts for payments-api cannot pull it.');
+  });
+});

@@ -11,7 +11,7 @@ const MAX_REASON = 255;
 
 export function replacementNote(task: TaskState): string | undefined {
   return task.service
-    ? `ECS will start a replacement for service ${task.service} from the same image digest; it cannot start while that digest is quarantined (quarantine-image).`
+    ? `ECS will start a replacement for service ${task.service} from the same image digest, unless that digest is quarantined.`
     : undefined;
 }
 

@@ -55,6 +55,22 @@ function headline(finding: Finding, containment: Notification['containment'], de
   }
 }
 
+/** After a service task is stopped, say whether ECS can start its replacement from the same digest, and what to run. */
+function replacementNotes(finding: Finding, outcomes: ActionOutcome[], images: string[]): string[] {
+  const stopped = outcomes.some((o) => o.mechanism === 'stop-task' && o.status === 'applied');
+  if (!stopped || !finding.task.service) return [];
+  if (outcomes.some((o) => o.action === 'quarantine-image' && (o.status === 'applied' || o.status === 'skipped') && o.mechanism === 'archive')) {
+    return [`The image is quarantined: the replacement ECS starts for ${finding.task.service} cannot pull it.`];
+  }
+  const digested = images.find((image) => image.includes('@sha256:'));
+  const [uri = '', digest = ''] = (digested ?? '').split('@');
+  const repository = uri.split('/').slice(1).join('/');
+  return [
+    `ECS will start a replacement for ${finding.task.service} from the same image digest.` +
+      (digested ? ` To stop it: npm run runbook -- quarantine-image --repository ${repository} --digest ${digest} --reason "<why>"` : ''),
+  ];
+}
+
 export interface RuntimeNotificationInput {
   finding: Finding;
   decision: Decision;
@@ -103,6 +119,6 @@ export function buildRuntimeNotification(input: RuntimeNotificationInput): Notif
     requestedBy: input.requestedBy,
     links: consoleLinks(finding, input.evidenceBucket),
     releaseCommand: reversible ? releaseCommand(input.ledgerId) : undefined,
-    notes: [...decision.notes, ...(input.notes ?? [])],
+    notes: [...decision.notes, ...(input.notes ?? []), ...replacementNotes(finding, outcomes, input.images)],
   };
 }
