@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Mode } from '../shared/actions/response-action';
@@ -108,7 +109,9 @@ export class ReplaySession {
       const { deps, account } = this.target(event);
       // The simulated account starts empty: create what the event names (cluster, task, interface, image) first.
       if (seed) account?.seedFromEvent(event);
-      return { event: label, rule, ...(await entry(event, deps)) };
+      // A runbook payload is a person's: the local caller identity is who asks (as the runbook CLI records it).
+      const requestedBy = rule === 'runbook' ? (await deps.clients.sts.send(new GetCallerIdentityCommand({}))).Arn : undefined;
+      return { event: label, rule, ...(await entry(event, deps, requestedBy)) };
     } catch (error) {
       return { event: label, rule, finding: null, decision: null, actions: [], notifications: 0, error: (error as Error).message };
     }

@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { lambdaDeps } from '../shared/lambda-deps';
-import { runRunbook } from '../shared/runbook';
+import { runRunbook, statedRequester } from '../shared/runbook';
 
 const logger = new Logger();
 
@@ -10,7 +10,7 @@ const logger = new Logger();
  * STS identity); CloudTrail's Lambda Invoke data events are the authority on who called.
  */
 export const handler = async (payload: unknown) => {
-  const result = await runRunbook(payload, lambdaDeps());
+  const result = await runRunbook(payload, lambdaDeps(), statedRequester(payload));
   logger.info('runbook', { result: { ...result, records: result.records?.length } });
   return result;
 };

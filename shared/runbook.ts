@@ -53,6 +53,15 @@ export function isRunbookPayload(event: unknown): boolean {
   return typeof event === 'object' && event !== null && 'runbook' in event;
 }
 
+/**
+ * Who a direct Lambda invoke says it is. Lambda does not reveal the invoking principal to the function, so the value
+ * is recorded as the caller's statement; CloudTrail's Lambda Invoke data events are the authority.
+ */
+export function statedRequester(payload: unknown): string {
+  const stated = (payload as { requestedBy?: unknown } | null)?.requestedBy;
+  return typeof stated === 'string' && stated.trim() ? `${stated.trim()} (as stated by the caller)` : 'unattributed (direct invoke)';
+}
+
 /** Parses and checks a command: a mutating command without a reason, or without its target, does nothing. */
 export function parseRunbookCommand(payload: unknown): RunbookCommand {
   const parsed = RunbookCommandSchema.safeParse(payload);
@@ -251,7 +260,7 @@ export async function runRunbook(payload: unknown, deps: PipelineDeps, requested
     if (error instanceof InvalidEventError) return { finding: null, decision: null, actions: [], notifications: 0, error: error.message };
     throw error;
   }
-  const who = requestedBy ?? command.requestedBy ?? 'unattributed (direct invoke)';
+  const who = requestedBy ?? statedRequester(command);
   try {
     switch (command.runbook) {
       case 'isolate':

@@ -2,9 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ReplaySession } from '../cli/replay-session';
 import type { ActionRecord } from '../shared/ledger';
+import { respondToRuntimeFinding } from '../shared/pipeline';
 import { runRunbook } from '../shared/runbook';
 import type { SimulatedDeployment } from '../sim/deployment';
 import { ROOT, loadEvent, mutatingCalls, policyFrom, seedAndRespond, startDeployment, type Json } from './helpers/deployment';
@@ -167,32 +168,58 @@ describe('runbook commands', () => {
   });
 });
 
-describe('one path: replay files and the CLI give the same result', () => {
-  it('a finding then a release, replayed as files, match the CLI --json output', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'runbook-'));
-    const releaseFile = join(dir, 'release.json');
-    const event = loadEvent(REVERSE_SHELL);
-    writeFileSync(releaseFile, JSON.stringify({ runbook: 'status', findingId: `guardduty:${event.detail.id}` }));
+describe('one path: replay files, the CLI and the Lambda handler', () => {
+  const HIGH = 'gd-ecs-fargate-process-injection-high.json';
+  const PRINCIPAL = 'arn:aws:sts::111122223333:assumed-role/ecs-threat-responder/simulated';
 
+  function payloadFile(payload: object): string {
+    const file = join(mkdtempSync(join(tmpdir(), 'runbook-')), 'release.json');
+    writeFileSync(file, JSON.stringify(payload));
+    return file;
+  }
+  const shape = (result: Json) => (result.actions as Json[]).map((a) => `${a.action}/${a.mechanism ?? ''}/${a.status}`).sort();
+
+  it('a scenario replays in one account: the finding contains the task, the release payload file undoes it, by the local caller', async () => {
+    const event = loadEvent(HIGH);
     const session = await ReplaySession.start();
-    let replayed;
     try {
-      await session.replayFile(join(ROOT, 'events/guardduty', REVERSE_SHELL));
-      replayed = (await session.replayFile(releaseFile))[0]!;
+      const [contained] = await session.replayFile(join(ROOT, 'events/guardduty', HIGH));
+      expect(contained!.containment).toBe('contained (network-acl)');
+      const denyEntries = () => [...session.account!.ec2.networkAcls.values()].flatMap((acl) => acl.entries).filter((e) => e.ruleAction === 'deny' && e.ruleNumber < 100);
+      expect(denyEntries()).toHaveLength(2);
+      const [released] = await session.replayFile(payloadFile({ runbook: 'release', findingId: `guardduty:${event.detail.id}`, reason: 'pen test PT-7' }));
+      expect(released!.rule).toBe('runbook');
+      expect(denyEntries()).toEqual([]);
+      const records = await session.deps.ledger.actionRecords(`guardduty:${event.detail.id}`);
+      expect(records.find((r) => r.mechanism === 'network-acl')).toMatchObject({ status: 'released', releasedBy: PRINCIPAL, releaseReason: 'pen test PT-7' });
     } finally {
       await session.close();
     }
-    expect(replayed.rule).toBe('runbook');
+  });
 
+  it('the CLI (--json) and the Lambda handler give the same result for the same payload', async () => {
+    const event = loadEvent(HIGH);
+    const payload = { runbook: 'release', findingId: `guardduty:${event.detail.id}`, reason: 'false positive' };
     const cli = execFileSync(
       join(ROOT, 'node_modules/.bin/tsx'),
-      ['cli/runbook.ts', 'status', '--finding', `guardduty:${event.detail.id}`, '--json', '--replay', `events/guardduty/${REVERSE_SHELL}`],
+      ['cli/runbook.ts', 'release', '--finding', payload.findingId, '--reason', payload.reason, '--json', '--replay', `events/guardduty/${HIGH}`],
       { cwd: ROOT, env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }, encoding: 'utf8' },
     );
     const fromCli = JSON.parse(cli.trim().split('\n').at(-1)!);
-    const shape = (records: ActionRecord[]) => records.map((r) => [r.action, r.mechanism, r.status, r.mode]).sort();
-    expect(shape(fromCli.records as ActionRecord[])).toEqual(shape((replayed as Json).records as ActionRecord[]));
-    expect(shape(fromCli.records as ActionRecord[]).length).toBeGreaterThan(3);
+
+    deployment = await startDeployment();
+    await seedAndRespond(deployment, event);
+    const d = deployment;
+    vi.doMock('../shared/lambda-deps', () => ({ lambdaDeps: () => d.deps }));
+    const { handler } = await import('../functions/runbook');
+    const fromLambda = (await handler(payload)) as Json;
+    vi.doUnmock('../shared/lambda-deps');
+
+    expect(shape(fromLambda)).toEqual(shape(fromCli));
+    expect(shape(fromCli)).toEqual(['isolate-task/network-acl/applied', 'notify/sns/applied', 'tag/tags/applied']);
+    // Who: the CLI knows its STS identity; a direct invoke states nothing, and is recorded as unattributed.
+    const records = await d.deps.ledger.actionRecords(payload.findingId);
+    expect(records.find((r) => r.mechanism === 'network-acl')).toMatchObject({ status: 'released', releasedBy: 'unattributed (direct invoke)' });
   });
 });
 
@@ -240,14 +267,68 @@ describe('what the notification tells on-call after a stop', () => {
     const event = loadEvent(REVERSE_SHELL);
     await seedAndRespond(deployment, event);
     const digest = deployment.account.ecs.tasks.get(taskArnOf(event))!.containers[0]!.imageDigest!;
-    const message = JSON.parse(deployment.account.sns.published.at(-1)!.message as string) as Json;
+    const message = JSON.parse(deployment.account.sns.published.at(-1)!.message);
     expect(message.notes).toContain(`ECS will start a replacement for orders-web from the same image digest. To stop it: npm run runbook -- quarantine-image --repository orders-web --digest ${digest} --reason "<why>"`);
   });
 
   it('with the crypto-mining rule: that the image is quarantined, so the replacement cannot pull it', async () => {
     deployment = await startDeployment();
     await seedAndRespond(deployment, loadEvent('gd-ecs-fargate-cryptocurrency-bitcointool-dns.json'));
-    const message = JSON.parse(deployment.account.sns.published.at(-1)!.message as string) as Json;
+    const message = JSON.parse(deployment.account.sns.published.at(-1)!.message);
     expect(message.notes).toContain('The image is quarantined: the replacement ECS starts for payments-api cannot pull it.');
   });
+});
+
+describe('release after a crash at every step of a containment', () => {
+  const everything = policyFrom(`
+version: 1
+rules:
+  - name: contain
+    match: { severity: [HIGH] }
+    actions:
+      - capture-evidence
+      - tag
+      - isolate-task: { fallback: [network-acl] }
+      - quarantine-image
+      - notify
+`);
+
+  /** The account state a release must give back (the responder's state tag aside, which says "released"). */
+  function snapshot(d: SimulatedDeployment, taskArn: string) {
+    const task = d.account.ecs.tasks.get(taskArn)!;
+    const eni = d.account.ec2.networkInterfaces.get(task.eni!.networkInterfaceId)!;
+    const container = task.containers[0]!;
+    const repository = container.image.split('/').slice(1).join('/').split(/[:@]/)[0]!;
+    const withoutState = (tags: Record<string, string>) => Object.fromEntries(Object.entries(tags).filter(([k]) => k !== 'responder:state'));
+    return {
+      taskTags: withoutState(task.tags ?? {}),
+      eniTags: withoutState(eni.tags),
+      eniGroups: eni.groupIds,
+      acls: [...d.account.ec2.networkAcls.values()].map((acl) => acl.entries),
+      image: d.account.ecr.image(repository, container.imageDigest!)?.imageStatus,
+    };
+  }
+
+  for (const crashAt of ['tag', 'isolate-task:network-acl', 'quarantine-image:archive']) {
+    it(`crash after the change at ${crashAt}: release restores the exact before-state`, async () => {
+      deployment = await startDeployment({ policy: everything });
+      const event = loadEvent('gd-ecs-fargate-process-injection-high.json');
+      deployment.account.seedFromEvent(event);
+      const taskArn = taskArnOf(event);
+      const before = snapshot(deployment, taskArn);
+
+      const ledger = deployment.deps.ledger;
+      const recordOutcome = ledger.recordOutcome.bind(ledger);
+      ledger.recordOutcome = (audit, step, outcome, target) => (step.startsWith(crashAt) ? Promise.reject(new Error('crash')) : recordOutcome(audit, step, outcome, target));
+      await respondToRuntimeFinding(event, deployment.deps).catch(() => undefined);
+      ledger.recordOutcome = recordOutcome;
+      expect(snapshot(deployment, taskArn)).not.toEqual(before);
+      const crashed = (await ledger.actionRecords(`guardduty:${event.detail.id}`)).find((r) => r.step.startsWith(crashAt))!;
+      expect(crashed.status).toBe('intent');
+
+      const released = await runRunbook({ runbook: 'release', findingId: `guardduty:${event.detail.id}`, reason: 'recover after crash' }, deployment.deps, 'oncall');
+      expect(released.actions.filter((a) => a.status === 'failed')).toEqual([]);
+      expect(snapshot(deployment, taskArn)).toEqual(before);
+    });
+  }
 });
