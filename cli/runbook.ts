@@ -12,7 +12,8 @@ targets:  --task <task ARN> | --finding <ledger id> | --repository <name> --dige
 options:  --reason <text>     required for every command that changes something
           --ticket <id>       recorded with the action
           --since <ISO time>  history: from when (default: 7 days ago)
-          --force             past protection and the blast-radius limit (with a reason; recorded)
+          --force             past the blast-radius limit (with a reason; recorded); protection is never bypassed
+          --ignore-min-healthy  stop: even below the service's minimum healthy tasks
           --stop-running-tasks  quarantine-image: also stop the tasks running the digest
           --json              print the result as JSON
 where:    (default)           a fresh simulated account; --replay <events> sets the scene first
@@ -32,6 +33,7 @@ async function main(): Promise<number> {
       since: { type: 'string' },
       force: { type: 'boolean', default: false },
       'stop-running-tasks': { type: 'boolean', default: false },
+      'ignore-min-healthy': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       live: { type: 'boolean', default: false },
       'via-lambda': { type: 'boolean', default: false },
@@ -56,6 +58,7 @@ async function main(): Promise<number> {
     since: values.since,
     force: values.force || undefined,
     stopRunningTasks: values['stop-running-tasks'] || undefined,
+    ignoreMinHealthy: values['ignore-min-healthy'] || undefined,
   };
 
   let result: RunbookResult;

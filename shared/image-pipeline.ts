@@ -10,6 +10,7 @@ import { buildImageNotification, imageContainmentOf, severityNumber } from './no
 import { publishNotification } from './notify/publish-notification';
 import type { EventResult, PipelineDeps } from './pipeline';
 import { decideImage, type ImageDecision } from './policy/decide-image';
+import { protectionReason } from './policy/decide';
 import { runSteps } from './run-steps';
 
 const AUTOMATION = 'automation';
@@ -101,6 +102,7 @@ export async function respondToImage(request: ImageResponseRequest, deps: Pipeli
         ticket: request.ticket,
       },
       safety: deps.policy.safety,
+      protectionOf: (target) => protectionReason(deps.policy, deps.config, target),
       publishNotification: () =>
         publishNotification(
           deps.clients,

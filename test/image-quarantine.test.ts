@@ -251,6 +251,18 @@ describe('image quarantine on the simulated deployment', () => {
     expect(account.ecs.tasks.get(running.detail.taskArn)!).toMatchObject({ lastStatus: 'STOPPED', stoppedReason: expect.stringContaining('image:checkout-api@') });
   });
 
+  it('stopRunningTasks leaves a protected task running, and says so', async () => {
+    const yaml = readFileSync(join(ROOT, 'policy.yml'), 'utf8').replace('stopRunningTasks: false', 'stopRunningTasks: true');
+    const { account } = await deploy(parsePolicy(yaml));
+    const running = launch(CHECKOUT, '22222222222222222222222222222222');
+    account.seedFromEvent(running);
+    account.ecs.tasks.get(running.detail.taskArn)!.tags['responder:protect'] = 'true';
+    const result = await seedAndHandle(critical());
+    expect(account.ecs.tasks.get(running.detail.taskArn)!.lastStatus).toBe('RUNNING');
+    expect(result.actions).toContainEqual(expect.objectContaining({ status: 'skipped', mechanism: 'safety', detail: 'Protected resource (tag responder:protect=true protects it): not stopped' }));
+    expect(status(account, 'checkout-api', CHECKOUT)).toBe('ARCHIVED');
+  });
+
   it('release-image restores the storage class, records who and why, and lets the digest launch again', async () => {
     const { account, deps } = await deploy();
     await seedAndHandle(critical());

@@ -12,6 +12,8 @@ import { imageLedgerId, isEcrRegistry, parseImageReference } from '../image/imag
 import { forgetQuarantineState, QUARANTINE_ACTION } from '../image/quarantine-state';
 import type { ActionRecord } from '../ledger';
 import type { ActionOutcome } from '../notification';
+import { DEFAULT_SAFETY } from '../policy/policy-schema';
+import { allowDestructive } from '../safety';
 import { describeTaskBrief } from '../task-state';
 import { defineAction, type ActionRuntime, type ActionTarget, type ImageActionTarget } from './response-action';
 import { stopTaskOnce } from './stop-task';
@@ -145,11 +147,24 @@ async function putTag(runtime: ActionRuntime, image: Image, tag: string): Promis
   }
 }
 
+/** Each stop is a destructive action of its own: protection and a blast-radius slot for its cluster, like any other. */
 async function stopTasksUsingImage(runtime: ActionRuntime, target: ImageActionTarget): Promise<ActionOutcome[]> {
   const outcomes: ActionOutcome[] = [];
   for (const running of target.tasksUsingImage) {
     const task = await describeTaskBrief(runtime.clients, { arn: running.taskArn, clusterArn: running.clusterArn });
-    outcomes.push(await stopTaskOnce(runtime, task, `${ACTION}:stop-task:${running.taskArn.split('/').pop()}`, ACTION));
+    const step = `${ACTION}:stop-task:${running.taskArn.split('/').pop()}`;
+    const cluster = running.clusterArn.split('/').pop() ?? '';
+    const protectedBy = runtime.protectionOf?.({ clusterName: cluster, service: task.service, tags: task.tags, clusterTags: {} });
+    const verdict = protectedBy
+      ? ({ allowed: false, why: `Protected resource (${protectedBy}): not stopped` } as const)
+      : await allowDestructive(runtime.ledger, runtime.safety ?? DEFAULT_SAFETY, { account: target.finding.account, cluster }, new Date());
+    if (!verdict.allowed) {
+      const withheld: ActionOutcome = { action: ACTION, status: 'skipped', mechanism: 'safety', detail: verdict.why, target: `task:${task.taskArn}` };
+      await runtime.ledger.recordOutcome(runtime.audit, step, withheld);
+      outcomes.push(withheld);
+      continue;
+    }
+    outcomes.push(await stopTaskOnce(runtime, task, step, ACTION));
   }
   return outcomes;
 }

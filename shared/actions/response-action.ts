@@ -5,6 +5,7 @@ import type { Finding, ImageFinding } from '../finding';
 import type { TaskUsingImage } from '../image/tasks-using-image';
 import type { Ledger, ActionRecord } from '../ledger';
 import type { ActionOutcome } from '../notification';
+import type { ProtectionTarget } from '../policy/decide';
 import type { Safety } from '../policy/policy-schema';
 import type { TaskState } from '../task-state';
 
@@ -47,6 +48,8 @@ export interface ActionRuntime {
   safety?: Safety;
   /** The ledger target for audit rows an action writes about the whole response (e.g. `notify`). */
   recordTarget?: string;
+  /** Why a task must not be touched (policy protection), for actions that reach tasks beyond the finding's own. */
+  protectionOf?: (target: ProtectionTarget) => string | undefined;
   /** Builds the notification from the outcomes so far and publishes it to SNS. */
   publishNotification: () => Promise<ActionOutcome>;
 }
