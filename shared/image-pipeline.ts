@@ -8,7 +8,7 @@ import { findTasksUsingImage } from './image/tasks-using-image';
 import type { ActionOutcome } from './notification';
 import { buildImageNotification, imageContainmentOf, severityNumber } from './notify/build-image-notification';
 import { publishNotification } from './notify/publish-notification';
-import type { EventResult, PipelineDeps } from './pipeline';
+import { resultOf, type EventResult, type PipelineDeps } from './pipeline';
 import { decideImage, type ImageDecision } from './policy/decide-image';
 import { protectionReason } from './policy/decide';
 import { runSteps } from './run-steps';
@@ -127,13 +127,7 @@ export async function respondToImage(request: ImageResponseRequest, deps: Pipeli
     await runSteps(decision, { target: { finding, tasksUsingImage, rawEvent: request.rawEvent }, recordTarget: imageId, scope: { account: finding.account } }, runtime, outcomes);
     const containment = imageContainmentOf(decision, outcomes);
     await deps.ledger.finishClaim(ledgerId, containment.state);
-    return {
-      ...summary,
-      actions: outcomes,
-      notifications: outcomes.filter((o) => o.action === 'notify' && o.status === 'applied').length,
-      containment: containment.mechanism ? `${containment.state} (${containment.mechanism})` : containment.state,
-      ...(decision.notes.length ? { notes: decision.notes } : {}),
-    };
+    return resultOf(summary, outcomes, containment, decision.notes);
   } catch (error) {
     await deps.ledger.abandonClaim(ledgerId);
     throw error;

@@ -38,6 +38,22 @@ export interface EventResult {
 
 const AUTOMATION = 'automation';
 
+/** The result of a response that ran its steps: what was done, how many messages went out, what held. */
+export function resultOf(
+  summary: Pick<EventResult, 'finding' | 'decision'>,
+  outcomes: ActionOutcome[],
+  containment: { state: string; mechanism?: string },
+  notes: string[],
+): EventResult {
+  return {
+    ...summary,
+    actions: outcomes,
+    notifications: outcomes.filter((o) => o.action === 'notify' && o.status === 'applied').length,
+    containment: containment.mechanism ? `${containment.state} (${containment.mechanism})` : containment.state,
+    ...(notes.length ? { notes } : {}),
+  };
+}
+
 function eventId(event: unknown): string {
   const id = (event as { id?: unknown } | null)?.id;
   return typeof id === 'string' && id ? id : `unidentified-${Date.now()}`;
@@ -123,13 +139,7 @@ export async function respond(request: ResponseRequest, deps: PipelineDeps): Pro
     await runSteps(decision, { target: { finding, task, rawEvent: request.rawEvent }, recordTarget: `task:${task.taskArn}`, scope }, runtime, outcomes);
     const containment = containmentOf(decision, outcomes);
     await deps.ledger.finishClaim(ledgerId, containment.state);
-    return {
-      ...summary,
-      actions: outcomes,
-      notifications: outcomes.filter((o) => o.action === 'notify' && o.status === 'applied').length,
-      containment: containment.mechanism ? `${containment.state} (${containment.mechanism})` : containment.state,
-      ...(decision.notes.length ? { notes: decision.notes } : {}),
-    };
+    return resultOf(summary, outcomes, containment, decision.notes);
   } catch (error) {
     await deps.ledger.abandonClaim(ledgerId);
     throw error;
