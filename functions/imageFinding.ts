@@ -7,7 +7,7 @@ const logger = new Logger();
 
 /** EventBridge → ECR basic scan, Inspector finding or Inspector scan of an image. */
 export const handler = async (event: EventBridgeEvent<string, unknown>) => {
-  const result = await respondToImageFinding(event, lambdaDeps());
+  const result = await respondToImageFinding(event, await lambdaDeps());
   if (result.error) logger.error('event rejected: no action taken; kept in the ledger', { eventId: event.id, error: result.error });
   else logger.info('image finding handled', { eventId: event.id, result });
   return result;

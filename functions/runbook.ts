@@ -10,7 +10,7 @@ const logger = new Logger();
  * STS identity); CloudTrail's Lambda Invoke data events are the authority on who called.
  */
 export const handler = async (payload: unknown) => {
-  const result = await runRunbook(payload, lambdaDeps(), statedRequester(payload));
+  const result = await runRunbook(payload, await lambdaDeps(), statedRequester(payload));
   logger.info('runbook', { result: { ...result, records: result.records?.length } });
   return result;
 };

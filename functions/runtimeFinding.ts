@@ -7,7 +7,7 @@ const logger = new Logger();
 
 /** EventBridge → GuardDuty Runtime Monitoring finding on an ECS task. */
 export const handler = async (event: EventBridgeEvent<'GuardDuty Finding', unknown>) => {
-  const result = await respondToRuntimeFinding(event, lambdaDeps());
+  const result = await respondToRuntimeFinding(event, await lambdaDeps());
   if (result.error) logger.error('event rejected: no action taken; kept in the ledger', { eventId: event.id, error: result.error });
   else logger.info('finding handled', { eventId: event.id, result });
   return result;

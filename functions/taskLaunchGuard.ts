@@ -7,7 +7,7 @@ const logger = new Logger();
 
 /** EventBridge → a task starting (stop it if its image is quarantined) or an image push (re-quarantine). */
 export const handler = async (event: EventBridgeEvent<string, unknown>) => {
-  const result = await guardLaunchOrPush(event, lambdaDeps());
+  const result = await guardLaunchOrPush(event, await lambdaDeps());
   logger.info('launch guard', { eventId: event.id, result });
   return result;
 };

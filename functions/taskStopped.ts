@@ -7,7 +7,7 @@ const logger = new Logger();
 
 /** EventBridge → ECS Task State Change (STOPPED): a stopped task's IP may be reused, so its network-ACL deny goes. */
 export const handler = async (event: EventBridgeEvent<'ECS Task State Change', unknown>) => {
-  const result = await cleanUpStoppedTask(event, lambdaDeps());
+  const result = await cleanUpStoppedTask(event, await lambdaDeps());
   logger.info('task stopped', { eventId: event.id, result });
   return result;
 };

@@ -12,6 +12,10 @@ export interface ResponderConfig {
   defaultMode: Mode;
   /** The global switch: everything runs in observe mode. */
   forceObserve: boolean;
+  /** Why observe is forced, when it is (said in every notification). */
+  observeReason?: string;
+  /** The SSM parameter of the live observe switch (see observe-switch.ts). */
+  switchParameter?: string;
   /** Clusters searched for tasks running a quarantined image; empty or absent: every cluster (ListClusters). */
   imageTaskClusters?: string[];
 }
@@ -48,6 +52,7 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env): Res
     protectedClusters: list(env.PROTECTED_CLUSTERS),
     defaultMode: mode,
     forceObserve: env.RESPONDER_FORCE_OBSERVE === 'true',
+    switchParameter: env.RESPONDER_SWITCH_PARAMETER || undefined,
     imageTaskClusters: list(env.IMAGE_TASK_CLUSTERS),
   };
 }

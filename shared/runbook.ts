@@ -118,7 +118,7 @@ async function containTask(command: RunbookCommand, deps: PipelineDeps, requeste
       ? { action: 'isolate-task', params: findAction('isolate-task')!.params.parse({ fallback: command.fallback ?? ['network-acl'], hostIsolation: command.hostIsolation ?? false }) }
       : { action: 'stop-task', params: findAction('stop-task')!.params.parse({ ignoreMinHealthy: command.ignoreMinHealthy ?? false }) };
   const observe = deps.policy.forceObserve || deps.config.forceObserve;
-  if (observe) notes.push('The global observe switch is on: nothing was changed.');
+  if (observe) notes.push(deps.config.observeReason ?? 'The global observe switch is on: nothing was changed.');
   const decision: Decision = {
     policyRule: `runbook:${command.runbook}`,
     mode: observe ? 'observe' : 'enforce',
@@ -159,7 +159,7 @@ async function quarantineImageByHand(command: RunbookCommand, deps: PipelineDeps
       { action: 'notify', params: {} },
     ],
     notes: [
-      ...(observe ? ['The global observe switch is on: nothing was changed.'] : []),
+      ...(observe ? [deps.config.observeReason ?? 'The global observe switch is on: nothing was changed.'] : []),
       ...(command.force ? [`Forced past the automatic safety rails by ${requestedBy}.`] : []),
     ],
     force: command.force,

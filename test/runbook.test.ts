@@ -210,7 +210,7 @@ describe('one path: replay files, the CLI and the Lambda handler', () => {
     deployment = await startDeployment();
     await seedAndRespond(deployment, event);
     const d = deployment;
-    vi.doMock('../shared/lambda-deps', () => ({ lambdaDeps: () => d.deps }));
+    vi.doMock('../shared/lambda-deps', () => ({ lambdaDeps: () => Promise.resolve(d.deps) }));
     const { handler } = await import('../functions/runbook');
     const fromLambda = (await handler(payload)) as Json;
     vi.doUnmock('../shared/lambda-deps');

@@ -178,7 +178,8 @@ describe('IAM in the packaged template', () => {
   });
 
   it("RuntimeFindingRole grants exactly the registry's permissions plus the pipeline's reads", () => {
-    const infrastructure = /^(logs|sqs|kms|dynamodb):/;
+    // Logs, failure queue, encryption, ledger, and the live observe switch every acting function reads.
+    const infrastructure = /^(logs|sqs|kms|dynamodb|ssm):/;
     const granted = new Set(
       statements()
         .filter((s) => s.where.startsWith('RuntimeFindingRole/') && s.Effect === 'Allow')
@@ -212,11 +213,11 @@ describe('IAM in the packaged template', () => {
     }
   });
 
-  it('TaskStoppedRole can only read network ACLs and delete entries (plus its ledger, logs and failure queue)', () => {
+  it('TaskStoppedRole can only read network ACLs and delete entries (plus its ledger, logs, failure queue and the observe switch)', () => {
     const granted = statements()
       .filter((s) => s.where.startsWith('TaskStoppedRole/') && s.Effect === 'Allow')
       .flatMap((s) => s.Action)
       .sort();
-    expect(granted).toEqual(['dynamodb:Query', 'dynamodb:UpdateItem', 'ec2:DeleteNetworkAclEntry', 'ec2:DescribeNetworkAcls', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage']);
+    expect(granted).toEqual(['dynamodb:Query', 'dynamodb:UpdateItem', 'ec2:DeleteNetworkAclEntry', 'ec2:DescribeNetworkAcls', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage', 'ssm:GetParameter']);
   });
 });

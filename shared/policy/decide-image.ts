@@ -93,7 +93,7 @@ export function decideImage(
   const notes: string[] = [];
   let mode: Mode = rule.mode ?? config.defaultMode;
   if (policy.forceObserve || config.forceObserve) {
-    if (mode === 'enforce') notes.push('The global observe switch is on: nothing was changed.');
+    if (mode === 'enforce') notes.push(config.observeReason ?? 'The global observe switch is on: nothing was changed.');
     mode = 'observe';
   }
   let steps = rule.steps;
