@@ -18,7 +18,7 @@ async function respondWithSwitch(readSwitch: () => Promise<string | undefined>) 
   const before = deployment.account.calls.length;
   const result = await respondToRuntimeFinding(REVERSE_SHELL, await withObserveSwitch(deployment.deps, readSwitch));
   const changed = mutatingCalls(deployment.account, before).filter((c) => c.operation !== 'Publish');
-  const message = JSON.parse(deployment.account.sns.published.at(-1)!.message as string) as Json;
+  const message = JSON.parse(deployment.account.sns.published.at(-1)!.message);
   return { result, changed, message };
 }
 
