@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { withObserveSwitch } from '../shared/observe-switch';
 import { respondToRuntimeFinding } from '../shared/pipeline';
 import type { SimulatedDeployment } from '../sim/deployment';
-import { loadEvent, mutatingCalls, startDeployment, type Json } from './helpers/deployment';
+import { loadEvent, mutatingCalls, startDeployment } from './helpers/deployment';
 
 const REVERSE_SHELL = loadEvent('gd-ecs-fargate-reverse-shell.json');
 
