@@ -392,4 +392,3 @@ export class Ledger {
   }
 }
 
-export { DynamoDBDocumentClient };

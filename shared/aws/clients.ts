@@ -5,7 +5,6 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { STSClient } from '@aws-sdk/client-sts';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
 /** Every AWS client the pipeline uses. Tests and the replay CLI pass clients wired to the simulated account. */
 export interface AwsClients {
@@ -36,4 +35,3 @@ export function createAwsClients(options: ClientOptions = {}): AwsClients {
   };
 }
 
-export type { DynamoDBClient };
