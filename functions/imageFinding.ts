@@ -3,7 +3,7 @@ import type { EventBridgeEvent } from 'aws-lambda';
 import { respondToImageFinding } from '../shared/image-pipeline';
 import { lambdaDeps } from '../shared/lambda-deps';
 
-const logger = new Logger();
+const logger = new Logger({ serviceName: 'ecs-threat-responder' });
 
 /** EventBridge → ECR basic scan, Inspector finding or Inspector scan of an image. */
 export const handler = async (event: EventBridgeEvent<string, unknown>) => {

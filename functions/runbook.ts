@@ -2,7 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { lambdaDeps } from '../shared/lambda-deps';
 import { runRunbook, statedRequester } from '../shared/runbook';
 
-const logger = new Logger();
+const logger = new Logger({ serviceName: 'ecs-threat-responder' });
 
 /**
  * On-call runbook: `npx osls invoke -f runbook --data '{"runbook":"release",...}'`. Invocation is restricted by IAM.

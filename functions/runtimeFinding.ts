@@ -3,7 +3,7 @@ import type { EventBridgeEvent } from 'aws-lambda';
 import { lambdaDeps } from '../shared/lambda-deps';
 import { respondToRuntimeFinding } from '../shared/pipeline';
 
-const logger = new Logger();
+const logger = new Logger({ serviceName: 'ecs-threat-responder' });
 
 /** EventBridge → GuardDuty Runtime Monitoring finding on an ECS task. */
 export const handler = async (event: EventBridgeEvent<'GuardDuty Finding', unknown>) => {

@@ -3,7 +3,7 @@ import type { EventBridgeEvent } from 'aws-lambda';
 import { lambdaDeps } from '../shared/lambda-deps';
 import { guardLaunchOrPush } from '../shared/launch-guard';
 
-const logger = new Logger();
+const logger = new Logger({ serviceName: 'ecs-threat-responder' });
 
 /** EventBridge → a task starting (stop it if its image is quarantined) or an image push (re-quarantine). */
 export const handler = async (event: EventBridgeEvent<string, unknown>) => {

@@ -3,7 +3,7 @@ import type { EventBridgeEvent } from 'aws-lambda';
 import { lambdaDeps } from '../shared/lambda-deps';
 import { cleanUpStoppedTask } from '../shared/task-stopped';
 
-const logger = new Logger();
+const logger = new Logger({ serviceName: 'ecs-threat-responder' });
 
 /** EventBridge → ECS Task State Change (STOPPED): a stopped task's IP may be reused, so its network-ACL deny goes. */
 export const handler = async (event: EventBridgeEvent<'ECS Task State Change', unknown>) => {

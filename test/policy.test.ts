@@ -43,7 +43,7 @@ describe('parsePolicy: the shipped policy.yml', () => {
     const policy = shippedPolicy();
     expect(policy.forceObserve).toBe(false);
     expect(policy.protect.tags).toEqual({ 'responder:protect': 'true' });
-    expect(policy.rules.filter((r) => r.match.kind === 'runtime').map((r) => r.name)).toEqual(['critical-or-unmistakable', 'crypto-mining', 'unmistakable-threats', 'high-isolate', 'medium-notify', 'low-ignored']);
+    expect(policy.rules.filter((r) => r.match.kind === 'runtime').map((r) => r.name)).toEqual(['critical', 'crypto-mining', 'unmistakable-threats', 'high-isolate', 'medium-notify', 'low-ignored']);
     const first = policy.rules[0]!;
     expect(first.steps.map((s) => s.action)).toEqual(['capture-evidence', 'tag', 'isolate-task', 'stop-task', 'notify']);
     // Defaults filled in by the action's own schema.
@@ -132,9 +132,9 @@ describe('decide with the shipped policy', () => {
   const decideOn = (event: unknown) => decide(normaliseGuardDutyFinding(event), policy, CONFIG, isMutating);
   const reverseShell = loadEvent('gd-ecs-fargate-reverse-shell.json');
 
-  it('first matching rule wins: High reverse shell → unmistakable-threats, Critical → critical-or-unmistakable', () => {
+  it('first matching rule wins: High reverse shell → unmistakable-threats, Critical → critical', () => {
     expect(decideOn(reverseShell)).toMatchObject({ act: true, decision: { policyRule: 'unmistakable-threats', mode: 'enforce' } });
-    expect(decideOn(loadEvent('gd-ecs-fargate-reverse-shell-critical.json'))).toMatchObject({ act: true, decision: { policyRule: 'critical-or-unmistakable' } });
+    expect(decideOn(loadEvent('gd-ecs-fargate-reverse-shell-critical.json'))).toMatchObject({ act: true, decision: { policyRule: 'critical' } });
     expect(decideOn(loadEvent('gd-ecs-fargate-process-injection-high.json'))).toMatchObject({ act: true, decision: { policyRule: 'high-isolate' } });
     expect(decideOn(loadEvent('gd-ecs-fargate-new-binary-executed-medium.json'))).toMatchObject({ act: true, decision: { policyRule: 'medium-notify' } });
     expect(decideOn(loadEvent('gd-ecs-fargate-low-severity.json'))).toEqual({ act: false, reason: 'rule low-ignored takes no action' });

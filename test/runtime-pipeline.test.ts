@@ -302,19 +302,19 @@ describe('shipped events: other findings', () => {
 });
 
 describe('new events', () => {
-  it('Critical (9.2) reverse shell on a Fargate service task → critical-or-unmistakable, contained', async () => {
+  it('Critical (9.2) reverse shell on a Fargate service task → critical, contained', async () => {
     const event = loadEvent('gd-ecs-fargate-reverse-shell-critical.json');
     await start();
     deployment.account.seedFromEvent(event);
     const net = taskNetwork(deployment.account, taskArnOf(event));
     const result = await respondToRuntimeFinding(event, deployment.deps);
     expect(result.finding).toMatchObject({ severity: 9.2 });
-    expect(result.decision).toEqual({ policyRule: 'critical-or-unmistakable', mode: 'enforce' });
+    expect(result.decision).toEqual({ policyRule: 'critical', mode: 'enforce' });
     expect(result.containment).toBe('contained (network-acl)');
     expect(denyEntriesFor(deployment.account, net.subnetId, `${net.ip}/32`)).toHaveLength(2);
     const task = deployment.account.ecs.tasks.get(taskArnOf(event))!;
     expect(task.lastStatus).toBe('STOPPED');
-    expect(task.tags[TAG_RULE]).toBe('critical-or-unmistakable');
+    expect(task.tags[TAG_RULE]).toBe('critical');
     expect(notifications(deployment.account)[0]).toMatchObject({ finding: { severityLabel: 'CRITICAL' }, containment: { state: 'contained', mechanism: 'network-acl' } });
     expect(notifications(deployment.account)[0]!.headline).toMatch(/^Contained \(network-acl\): CRITICAL /);
   });
@@ -488,7 +488,7 @@ describe('every event in events/guardduty through the replay CLI session', () =>
       expect(lines[0]).toMatchObject({ decision: { policyRule: 'unmistakable-threats' }, containment: 'none', notifications: 1 });
     },
     'gd-ecs-fargate-reverse-shell-critical.json': (lines) =>
-      expect(lines[0]).toMatchObject({ decision: { policyRule: 'critical-or-unmistakable' }, containment: 'contained (network-acl)' }),
+      expect(lines[0]).toMatchObject({ decision: { policyRule: 'critical' }, containment: 'contained (network-acl)' }),
     'gd-ecs-fargate-reverse-shell-update.json': (lines) =>
       // Alone (first delivery of that finding id), the update is handled like the original.
       expect(lines[0]).toMatchObject({ decision: { policyRule: 'unmistakable-threats' }, containment: 'contained (network-acl)' }),
@@ -578,7 +578,7 @@ describe('severity rise re-evaluates', () => {
       e.detail.service.count = 2;
     });
     const second = await respondToRuntimeFinding(rose, deployment.deps);
-    expect(second.decision).toEqual({ policyRule: 'critical-or-unmistakable', mode: 'enforce' });
+    expect(second.decision).toEqual({ policyRule: 'critical', mode: 'enforce' });
     const byAction = Object.fromEntries(second.actions.map((a) => [a.action, a]));
     expect(byAction.tag).toMatchObject({ status: 'skipped' });
     expect(byAction.tag!.detail).toMatch(/already applied/);
@@ -609,7 +609,7 @@ describe('severity rise re-evaluates', () => {
     // BUG (shared/task-state.ts, describeInterface): ECS deleted the stopped task's ENI, DescribeNetworkInterfaces answers
     // InvalidNetworkInterfaceID.NotFound, readTaskState throws, and every retry of this delivery fails the same way.
     const second = await respondToRuntimeFinding(rose, deployment.deps);
-    expect(second.decision).toEqual({ policyRule: 'critical-or-unmistakable', mode: 'enforce' });
+    expect(second.decision).toEqual({ policyRule: 'critical', mode: 'enforce' });
     const byAction = Object.fromEntries(second.actions.map((a) => [a.action, a]));
     expect(byAction.tag).toMatchObject({ status: 'skipped' });
     expect(byAction['isolate-task']).toMatchObject({ status: 'skipped' });
