@@ -221,7 +221,14 @@ export class Ledger {
       return out.Attributes as ActionRecord;
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      // The step was released: this is a new episode, with a before-state of its own.
+      // The step was released: this is a new episode, with a before-state of its own. The finished episode is kept
+      // beside it (its own sort key, outside the ACTION# prefix), so the audit trail loses nothing.
+      const previous = (await this.doc.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }))).Item;
+      if (previous) {
+        await this.doc.send(
+          new PutCommand({ TableName: this.tableName, Item: { ...previous, sk: `EPISODE#${step.step}#${String(previous.releasedAt ?? now)}`, target: `history:${String(previous.target)}` } }),
+        );
+      }
       const out = await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
@@ -328,6 +335,18 @@ export class Ledger {
   async actionRecord(ledgerId: string, step: string): Promise<ActionRecord | undefined> {
     const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: findingKey(ledgerId), sk: `ACTION#${step}` }, ConsistentRead: true }));
     return out.Item as ActionRecord | undefined;
+  }
+
+  /** Earlier, released episodes of a finding's steps (a step acted on again after a release). */
+  async earlierEpisodes(ledgerId: string): Promise<ActionRecord[]> {
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': findingKey(ledgerId), ':prefix': 'EPISODE#' },
+      }),
+    );
+    return (out.Items ?? []) as ActionRecord[];
   }
 
   async actionRecords(ledgerId: string): Promise<ActionRecord[]> {

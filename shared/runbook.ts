@@ -273,7 +273,11 @@ export async function runRunbook(payload: unknown, deps: PipelineDeps, requested
       case 'release-image':
         return await releaseImage({ repository: command.repository!, digest: command.imageDigest!, by: who, reason: command.reason!, ticket: command.ticket }, deps);
       case 'status': {
-        const records = (await recordsFor(command, deps)).sort((a, b) => a.at.localeCompare(b.at));
+        // Earlier episodes (acted on, released, acted on again) are part of what happened.
+        const earlier = command.findingId
+          ? await deps.ledger.earlierEpisodes(command.findingId)
+          : await deps.ledger.recordsForTarget(`history:${command.taskArn ? `task:${command.taskArn}` : imageLedgerId(command.repository!, command.imageDigest!)}`);
+        const records = [...earlier, ...(await recordsFor(command, deps))].sort((a, b) => a.at.localeCompare(b.at));
         return { finding: null, decision: null, actions: [], notifications: 0, records };
       }
       case 'history': {

@@ -30,6 +30,9 @@ describe('the ledger (DynamoDB API through dynalite)', () => {
     const second = await ledger.writeAhead(audit, { ...step, beforeState: { groups: ['sg-b'] } });
     expect(second).toMatchObject({ status: 'intent', beforeState: { groups: ['sg-b'] } });
     expect(second.releasedBy).toBeUndefined();
+    // The finished episode is kept, with who released it and why; only the live one counts as an action record.
+    expect(await ledger.earlierEpisodes(audit.ledgerId)).toMatchObject([{ status: 'released', releasedBy: 'oncall', releaseReason: 'false positive', beforeState: { groups: ['sg-a'] } }]);
+    expect(await ledger.actionRecords(audit.ledgerId)).toHaveLength(1);
   });
 
   it('claims a finding once; a higher severity claims again; a finished claim makes later deliveries duplicates', async () => {

@@ -332,3 +332,24 @@ rules:
     });
   }
 });
+
+describe('status after a release and a re-evaluation', () => {
+  it('shows both episodes of a step: the released one (who, why) and the new one', async () => {
+    deployment = await startDeployment();
+    const event = loadEvent('gd-ecs-fargate-process-injection-high.json');
+    await seedAndRespond(deployment, event);
+    const findingId = `guardduty:${event.detail.id}`;
+    await runRunbook({ runbook: 'release', findingId, reason: 'looked benign' }, deployment.deps, 'alice');
+    // GuardDuty re-publishes the finding as Critical: it is re-evaluated and isolated again.
+    const worse = structuredClone(event);
+    worse.detail.severity = 9.5;
+    expect((await respondToRuntimeFinding(worse, deployment.deps)).decision).toMatchObject({ policyRule: 'critical' });
+
+    const status = await runRunbook({ runbook: 'status', findingId }, deployment.deps, 'alice');
+    const nacl = status.records!.filter((r) => r.mechanism === 'network-acl');
+    expect(nacl.map((r) => [r.status, r.releasedBy ?? null, r.policyRule])).toEqual([
+      ['released', 'alice', 'high-isolate'],
+      ['applied', null, 'critical'],
+    ]);
+  });
+});
