@@ -1,6 +1,6 @@
-import { findAction } from './actions/registry';
+import { isMutatingAction } from './actions/registry';
 import type { ActionRuntime, Audit } from './actions/response-action';
-import { InvalidEventError } from './events/invalid-event';
+import { parseOrReject } from './events/parse-or-reject';
 import { normaliseImageFinding } from './events/image-finding';
 import type { ImageFinding } from './finding';
 import { imageLedgerId } from './image/image-reference';
@@ -15,12 +15,7 @@ import { runSteps } from './run-steps';
 
 const AUTOMATION = 'automation';
 
-const isMutating = (name: string) => findAction(name)?.mutating ?? true;
 
-function eventId(event: unknown): string {
-  const id = (event as { id?: unknown } | null)?.id;
-  return typeof id === 'string' && id ? id : `unidentified-${Date.now()}`;
-}
 
 /** For the replay report and logs: severity on GuardDuty's scale (CRITICAL 9, HIGH 7, …), like the notification. */
 function summarise(finding: ImageFinding, rank: number) {
@@ -33,14 +28,9 @@ function summarise(finding: ImageFinding, rank: number) {
  */
 export async function respondToImageFinding(event: unknown, deps: PipelineDeps, requestedBy = AUTOMATION): Promise<EventResult> {
   const now = deps.now ?? (() => new Date());
-  let finding: ImageFinding;
-  try {
-    finding = normaliseImageFinding(event);
-  } catch (error) {
-    if (!(error instanceof InvalidEventError)) throw error;
-    await deps.ledger.rejectEvent(eventId(event), error.message, event);
-    return { finding: null, decision: null, actions: [], notifications: 0, error: error.message };
-  }
+  const parsed = await parseOrReject(event, deps.ledger, normaliseImageFinding);
+  if (!parsed.ok) return parsed.result;
+  const finding = parsed.value;
   const imageId = imageLedgerId(finding.repository, finding.digest);
   const audit: Omit<Audit, 'policyRule' | 'mode'> = { ledgerId: imageId, requestedBy, reason: '' };
 
@@ -50,7 +40,7 @@ export async function respondToImageFinding(event: unknown, deps: PipelineDeps, 
     await deps.ledger.recordOutcome({ ...audit, policyRule: 'none', mode: 'observe', reason: finding.title }, `scan-status:${finding.status}`, outcome, imageId);
   }
 
-  const result = decideImage(finding, deps.policy, deps.config, isMutating, now());
+  const result = decideImage(finding, deps.policy, deps.config, isMutatingAction, now());
   if (!result.act) {
     return { finding: summarise(finding, 0), decision: null, actions: [], notifications: 0, ignored: result.reason };
   }

@@ -1,6 +1,6 @@
 import { quarantineImage, quarantineTagFor } from './actions/quarantine-image';
 import type { ActionRuntime, Audit } from './actions/response-action';
-import { InvalidEventError } from './events/invalid-event';
+import { parseOrReject } from './events/parse-or-reject';
 import { parseImagePush } from './events/ecr-image-action';
 import type { ImageFinding } from './finding';
 import { imageLedgerId } from './image/image-reference';
@@ -26,13 +26,9 @@ function quarantineParams(deps: PipelineDeps, policyRule: string) {
  */
 export async function guardImagePush(event: unknown, deps: PipelineDeps, requestedBy: string): Promise<EventResult> {
   const now = deps.now ?? (() => new Date());
-  let push;
-  try {
-    push = parseImagePush(event);
-  } catch (error) {
-    if (!(error instanceof InvalidEventError)) throw error;
-    return { ...NONE, ignored: error.message };
-  }
+  const parsed = await parseOrReject(event, deps.ledger, parseImagePush);
+  if (!parsed.ok) return parsed.result;
+  const push = parsed.value;
   if (push.result !== 'SUCCESS') return { ...NONE, ignored: `push ${push.result}: nothing was stored` };
   // The tag fallback retags with PutImage, which ECR reports as a push: that one is the responder's own.
   if (push.tag === quarantineTagFor(push.digest)) return { ...NONE, ignored: "the responder's own quarantine tag" };

@@ -1,7 +1,7 @@
 import { stopTaskOnce } from './actions/stop-task';
 import type { ActionRuntime, Audit } from './actions/response-action';
 import { parseTaskStateChange } from './events/ecs-task-state';
-import { InvalidEventError } from './events/invalid-event';
+import { parseOrReject } from './events/parse-or-reject';
 import { isEcrRegistry, parseImageReference } from './image/image-reference';
 import { quarantineStateOf, type QuarantineState } from './image/quarantine-state';
 import { guardImagePush } from './image-push-guard';
@@ -67,15 +67,9 @@ async function withheldBySafety(deps: PipelineDeps, runtime: ActionRuntime, task
  */
 export async function guardTaskLaunch(event: unknown, deps: PipelineDeps, requestedBy = AUTOMATION): Promise<EventResult> {
   const now = deps.now ?? (() => new Date());
-  let change;
-  try {
-    change = parseTaskStateChange(event);
-  } catch (error) {
-    if (!(error instanceof InvalidEventError)) throw error;
-    const id = (event as { id?: unknown } | null)?.id;
-    await deps.ledger.rejectEvent(typeof id === 'string' && id ? id : `unidentified-${Date.now()}`, error.message, event);
-    return { ...NONE, error: error.message };
-  }
+  const parsed = await parseOrReject(event, deps.ledger, parseTaskStateChange);
+  if (!parsed.ok) return parsed.result;
+  const change = parsed.value;
   const { detail } = change;
   if (!STARTING.has(detail.lastStatus) || detail.desiredStatus === 'STOPPED') return { ...NONE, ignored: `task is ${detail.lastStatus} (desired ${detail.desiredStatus ?? '?'}): not a launch` };
 

@@ -1,8 +1,8 @@
 import type { AwsClients } from './aws/clients';
-import { findAction } from './actions/registry';
+import { isMutatingAction } from './actions/registry';
 import type { ActionRuntime, Audit } from './actions/response-action';
 import type { ResponderConfig } from './config';
-import { InvalidEventError } from './events/invalid-event';
+import { parseOrReject } from './events/parse-or-reject';
 import { normaliseGuardDutyFinding } from './events/guardduty';
 import type { Finding } from './finding';
 import type { Ledger } from './ledger';
@@ -54,12 +54,6 @@ export function resultOf(
   };
 }
 
-function eventId(event: unknown): string {
-  const id = (event as { id?: unknown } | null)?.id;
-  return typeof id === 'string' && id ? id : `unidentified-${Date.now()}`;
-}
-
-const isMutating = (name: string) => findAction(name)?.mutating ?? true;
 
 function summarise(finding: Finding) {
   return { id: finding.id, type: finding.type, severity: finding.severity };
@@ -67,15 +61,10 @@ function summarise(finding: Finding) {
 
 /** The one path for a GuardDuty Runtime Monitoring finding: parse, decide, then `respond`. */
 export async function respondToRuntimeFinding(event: unknown, deps: PipelineDeps, requestedBy = AUTOMATION): Promise<EventResult> {
-  let finding: Finding;
-  try {
-    finding = normaliseGuardDutyFinding(event);
-  } catch (error) {
-    if (!(error instanceof InvalidEventError)) throw error;
-    await deps.ledger.rejectEvent(eventId(event), error.message, event);
-    return { finding: null, decision: null, actions: [], notifications: 0, error: error.message };
-  }
-  const result = decide(finding, deps.policy, deps.config, isMutating);
+  const parsed = await parseOrReject(event, deps.ledger, normaliseGuardDutyFinding);
+  if (!parsed.ok) return parsed.result;
+  const finding = parsed.value;
+  const result = decide(finding, deps.policy, deps.config, isMutatingAction);
   if (!result.act) return { finding: summarise(finding), decision: null, actions: [], notifications: 0, ignored: result.reason };
   return respond({
     finding,

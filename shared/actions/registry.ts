@@ -19,3 +19,8 @@ export function findAction(name: string): AnyResponseAction | undefined {
 export function actionNames(): string[] {
   return ACTIONS.map((action) => action.name);
 }
+
+/** Whether an action changes the workload; an unknown name counts as mutating (the safe side). */
+export function isMutatingAction(name: string): boolean {
+  return findAction(name)?.mutating ?? true;
+}
