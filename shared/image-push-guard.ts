@@ -1,14 +1,9 @@
 import { quarantineImage, quarantineTagFor } from './actions/quarantine-image';
-import type { ActionRuntime, Audit } from './actions/response-action';
 import { parseOrReject } from './events/parse-or-reject';
 import { parseImagePush } from './events/ecr-image-action';
 import type { ImageFinding } from './finding';
-import { imageLedgerId } from './image/image-reference';
 import { quarantineStateOf } from './image/quarantine-state';
-import { findTasksUsingImage } from './image/tasks-using-image';
-import type { ActionOutcome } from './notification';
-import { buildImageNotification, imageContainmentOf } from './notify/build-image-notification';
-import { publishNotification } from './notify/publish-notification';
+import { respondToImage } from './image-pipeline';
 import type { EventResult, PipelineDeps } from './pipeline';
 import type { ImageDecision } from './policy/decide-image';
 
@@ -37,65 +32,36 @@ export async function guardImagePush(event: unknown, deps: PipelineDeps, request
 
   const id = (event as { id?: unknown }).id;
   const eventId = typeof id === 'string' && id ? id : `${push.repository}@${push.digest}:${push.tag ?? ''}`;
-  const ledgerId = `image-push:${eventId}`;
+  const observe = deps.policy.forceObserve || deps.config.forceObserve;
   const decision: ImageDecision = {
     policyRule: quarantine.policyRule,
-    mode: 'enforce',
+    mode: observe ? 'observe' : 'enforce',
     steps: [{ action: quarantineImage.name, params: quarantineParams(deps, quarantine.policyRule) }, { action: 'notify', params: {} }],
-    notes: [`Pushed${push.tag ? ` as ${push.tag}` : ''}; quarantined since ${quarantine.at}: ${quarantine.reason}.`],
+    notes: [
+      `Pushed${push.tag ? ` as ${push.tag}` : ''}; quarantined since ${quarantine.at}: ${quarantine.reason}.`,
+      ...(observe ? [deps.config.observeReason ?? 'The global observe switch is on: nothing was changed.'] : []),
+    ],
     severityCounts: {},
     vulnerabilities: [],
     severityRank: 0,
   };
-  const claim = await deps.ledger.claim({ ledgerId, severity: 1, count: 1, mode: 'enforce' });
-  if (!claim.claimed) return { ...NONE, ignored: `duplicate delivery of this push (delivery ${claim.deliveries})` };
-  try {
-    const envelope = event as { account?: string; region?: string };
-    const finding: ImageFinding = {
-      kind: 'image',
-      source: 'ecr-push',
-      id: eventId,
-      account: envelope.account ?? '',
-      region: envelope.region ?? '',
-      repository: push.repository,
-      digest: push.digest,
-      tags: push.tag ? [push.tag] : [],
-      status: 'PUSH',
-      actionable: true,
-      severityCounts: {},
-      vulnerabilities: [],
-      title: `push of quarantined image ${push.repository}`,
-      observedAt: now().toISOString(),
-    };
-    const tasksUsingImage = await findTasksUsingImage(deps.clients, push.repository, push.digest, deps.config.imageTaskClusters);
-    const audit: Audit = { ledgerId: imageLedgerId(push.repository, push.digest), policyRule: quarantine.policyRule, mode: 'enforce', requestedBy, reason: `re-quarantine after a push of ${push.repository}` };
-    const outcomes: ActionOutcome[] = [];
-    const runtime: ActionRuntime = {
-      clients: deps.clients,
-      ledger: deps.ledger,
-      config: deps.config,
-      audit,
-      publishNotification: () =>
-        publishNotification(
-          deps.clients,
-          deps.config.topicArn,
-          buildImageNotification({ finding, decision, severityCounts: {}, vulnerabilities: [], tasksUsingImage, outcomes, ledgerId: audit.ledgerId, requestedBy, at: now() }),
-        ),
-    };
-    outcomes.push(...(await quarantineImage.apply(decision.steps[0]!.params as never, { finding, tasksUsingImage, rawEvent: event }, runtime)));
-    outcomes.push(await runtime.publishNotification());
-    const containment = imageContainmentOf(decision, outcomes);
-    await deps.ledger.finishClaim(ledgerId, containment.state);
-    return {
-      ...NONE,
-      finding: { id: audit.ledgerId, type: finding.title, severity: 0 },
-      decision: { policyRule: decision.policyRule, mode: 'enforce' },
-      actions: outcomes,
-      notifications: 1,
-      containment: containment.mechanism ? `${containment.state} (${containment.mechanism})` : containment.state,
-    };
-  } catch (error) {
-    await deps.ledger.abandonClaim(ledgerId);
-    throw error;
-  }
+  const envelope = event as { account?: string; region?: string };
+  const finding: ImageFinding = {
+    kind: 'image',
+    source: 'ecr-push',
+    id: eventId,
+    account: envelope.account ?? '',
+    region: envelope.region ?? '',
+    repository: push.repository,
+    digest: push.digest,
+    tags: push.tag ? [push.tag] : [],
+    status: 'PUSH',
+    actionable: true,
+    severityCounts: {},
+    vulnerabilities: [],
+    title: `push of quarantined image ${push.repository}`,
+    observedAt: now().toISOString(),
+  };
+  // The same path as a scan's quarantine (safety rails, protection, observe switch), claimed once per push event.
+  return respondToImage({ finding, decision, rawEvent: event, requestedBy, ledgerId: `image-push:${eventId}` }, deps);
 }

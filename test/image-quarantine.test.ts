@@ -290,7 +290,7 @@ describe('image quarantine on the simulated deployment', () => {
     expect(status(account, 'checkout-api', CHECKOUT)).toBe('ARCHIVED');
     expect(notificationsOf(account).at(-1)!.headline).toMatch(/^Re-quarantined \(archive\) after a push restored it: checkout-api@/);
     // The same delivery again does nothing more.
-    expect((await guardLaunchOrPush(push, deps)).ignored).toMatch(/duplicate delivery/);
+    expect((await guardLaunchOrPush(push, deps)).ignored).toMatch(/^already handled for this image/);
   });
 
   it('where archiving is refused, keeps only a quarantine tag (recording the removed tags), and release puts them back', async () => {
