@@ -113,8 +113,10 @@ export class Ledger {
           Key: { pk: findingKey(request.ledgerId), sk: CLAIM },
           UpdateExpression:
             'SET #state = :running, leaseUntil = :lease, severity = :severity, #count = :count, #mode = :mode, lastSeenAt = :now, firstSeenAt = if_not_exists(firstSeenAt, :now) ADD deliveries :one',
+          // A live claim (running, lease not expired) is never taken, not even by a rise in severity: two
+          // invocations would then share it. The later one fails and is retried once the first is done.
           ConditionExpression:
-            'attribute_not_exists(pk) OR severity < :severity OR (#mode = :observe AND :mode = :enforce) OR (#state <> :done AND leaseUntil < :now)',
+            'attribute_not_exists(pk) OR ((#state <> :running OR leaseUntil < :now) AND (severity < :severity OR (#mode = :observe AND :mode = :enforce) OR #state <> :done))',
           ExpressionAttributeNames: { '#state': 'state', '#count': 'count', '#mode': 'mode' },
           ExpressionAttributeValues: {
             ':running': 'running',
@@ -223,12 +225,7 @@ export class Ledger {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       // The step was released: this is a new episode, with a before-state of its own. The finished episode is kept
       // beside it (its own sort key, outside the ACTION# prefix), so the audit trail loses nothing.
-      const previous = (await this.doc.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }))).Item;
-      if (previous) {
-        await this.doc.send(
-          new PutCommand({ TableName: this.tableName, Item: { ...previous, sk: `EPISODE#${step.step}#${String(previous.releasedAt ?? now)}`, target: `history:${String(previous.target)}` } }),
-        );
-      }
+      await this.keepEpisode(key, step.step, now);
       const out = await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
@@ -241,6 +238,15 @@ export class Ledger {
       );
       return out.Attributes as ActionRecord;
     }
+  }
+
+  /** Copies a released step to its own sort key (outside ACTION#, target `history:…`) before a new episode reuses it. */
+  private async keepEpisode(key: { pk: string; sk: string }, step: string, now: string): Promise<void> {
+    const previous = (await this.doc.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }))).Item;
+    if (!previous) return;
+    await this.doc.send(
+      new PutCommand({ TableName: this.tableName, Item: { ...previous, sk: `EPISODE#${step}#${String(previous.releasedAt ?? now)}`, target: `history:${String(previous.target)}` } }),
+    );
   }
 
   /** Re-planned before-state (the planned NACL numbers were taken by a concurrent writer; nothing of ours was changed). */
@@ -258,31 +264,52 @@ export class Ledger {
   /** The audit record of a step: what, when, why, mode, who, result, error. */
   async recordOutcome(audit: Audit, step: string, outcome: ActionOutcome, target?: string): Promise<void> {
     const now = this.now().toISOString();
-    await this.doc.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { pk: findingKey(audit.ledgerId), sk: `ACTION#${step}` },
-        UpdateExpression:
-          'SET #status = :status, #action = :action, mechanism = :mechanism, detail = :detail, errorCode = :errorCode, #at = if_not_exists(#at, :now), updatedAt = :now, ledgerId = :ledgerId, step = :step, policyRule = :rule, #mode = :mode, requestedBy = :by, reason = :reason, target = if_not_exists(target, :target)',
-        ExpressionAttributeNames: { '#status': 'status', '#action': 'action', '#at': 'at', '#mode': 'mode' },
-        ExpressionAttributeValues: {
-          ':status': outcome.status,
-          ':action': outcome.action,
-          ':mechanism': outcome.mechanism ?? null,
-          ':detail': outcome.detail ?? null,
-          ':errorCode': outcome.errorCode ?? null,
-          ':now': now,
-          ':ledgerId': audit.ledgerId,
-          ':step': step,
-          ':rule': audit.policyRule,
-          ':mode': audit.mode,
-          ':by': audit.requestedBy,
-          ':reason': audit.reason,
-          ':target': target ?? outcome.target ?? 'none',
-        },
-      }),
-    );
+    const key = { pk: findingKey(audit.ledgerId), sk: `ACTION#${step}` };
+    const set =
+      'SET #status = :status, #action = :action, mechanism = :mechanism, detail = :detail, errorCode = :errorCode, updatedAt = :now, ledgerId = :ledgerId, step = :step, policyRule = :rule, #mode = :mode, requestedBy = :by, reason = :reason';
+    const names = { '#status': 'status', '#action': 'action', '#at': 'at', '#mode': 'mode' };
+    const values = {
+      ':status': outcome.status,
+      ':action': outcome.action,
+      ':mechanism': outcome.mechanism ?? null,
+      ':detail': outcome.detail ?? null,
+      ':errorCode': outcome.errorCode ?? null,
+      ':now': now,
+      ':ledgerId': audit.ledgerId,
+      ':step': step,
+      ':rule': audit.policyRule,
+      ':mode': audit.mode,
+      ':by': audit.requestedBy,
+      ':reason': audit.reason,
+      ':target': target ?? outcome.target ?? 'none',
+    };
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: `${set}, #at = if_not_exists(#at, :now), target = if_not_exists(target, :target)`,
+          ConditionExpression: 'attribute_not_exists(#status) OR #status <> :released',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: { ...values, ':released': 'released' },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      // A released step acted on again without a write-ahead (it changed nothing): keep the old episode, start anew.
+      await this.keepEpisode(key, step, now);
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: `${set}, #at = :now, target = :target REMOVE beforeState, releasedBy, releaseReason, releaseDetail, releasedAt`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+    }
   }
+
 
   /** A step undone (by a person's release, or automatically when its task stopped): who, why, when. */
   async markReleased(record: ActionRecord, release: { by: string; reason: string; detail: string }): Promise<void> {
@@ -388,9 +415,9 @@ export class Ledger {
       const out = await this.doc.send(
         new ScanCommand({
           TableName: this.tableName,
-          FilterExpression: 'begins_with(sk, :prefix) AND #at >= :since',
+          FilterExpression: '(begins_with(sk, :prefix) OR begins_with(sk, :episode)) AND #at >= :since',
           ExpressionAttributeNames: { '#at': 'at' },
-          ExpressionAttributeValues: { ':prefix': 'ACTION#', ':since': since },
+          ExpressionAttributeValues: { ':prefix': 'ACTION#', ':episode': 'EPISODE#', ':since': since },
           ExclusiveStartKey: start,
         }),
       );

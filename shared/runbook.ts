@@ -199,7 +199,12 @@ async function release(command: RunbookCommand, deps: PipelineDeps, requestedBy:
     if (!UNDOABLE.has(record.status) || !record.beforeState) continue;
     if (record.action === 'quarantine-image') {
       const holders = (await deps.ledger.recordsForTarget(record.target ?? '')).filter(
-        (r) => r.ledgerId !== record.ledgerId && r.action === record.action && r.mode === 'enforce' && ['applied', 'intent', 'skipped'].includes(r.status),
+        (r) =>
+          r.ledgerId !== record.ledgerId &&
+          r.action === record.action &&
+          r.mode === 'enforce' &&
+          (r.mechanism === 'archive' || r.mechanism === 'image-tags') &&
+          ['applied', 'intent', 'skipped', 'failed'].includes(r.status),
       );
       if (holders.length) {
         outcomes.push({ action: record.action, status: 'skipped', mechanism: record.mechanism ?? undefined, detail: `still quarantined by ${holders[0]!.ledgerId}: release-image lifts every quarantine of the image` });

@@ -41,7 +41,7 @@ async function swapSecurityGroups(runtime: ActionRuntime, task: TaskState, eni: 
   const target = `task:${task.taskArn}`;
   const { groupId } = await quarantineSecurityGroupId(runtime.clients, eni.vpcId, runtime.config.quarantineSecurityGroups);
   const own = await runtime.ledger.actionRecord(runtime.audit.ledgerId, step);
-  if (!own && eni.groups.length === 1 && eni.groups[0] === groupId) {
+  if ((!own || own.status === 'released') && eni.groups.length === 1 && eni.groups[0] === groupId) {
     // Another response holds this quarantine: its record keeps the original groups; this one must not record the quarantine as "original".
     return { action: ACTION, status: 'skipped', mechanism: 'security-group', detail: `${eni.id} is already in quarantine group ${groupId} (another response holds it)`, target };
   }
