@@ -26,7 +26,7 @@ function summaryOf(line: ReplayLine): string[] {
   const out = [`• ${finding.type} (severity ${finding.severity}) → ${line.decision?.policyRule}: ${held}`];
   for (const note of line.notes ?? []) out.push(`    ${note}`);
   const refused = line.actions.find((a) => a.status === 'unsupported' && a.mechanism === 'security-group');
-  if (refused && outcome.startsWith('contained')) out.push(`    The security-group swap was not possible (${refused.errorCode ?? refused.detail}); the fallback held.`);
+  if (refused && outcome.startsWith('contained')) out.push(`    The security-group swap was not possible (${refused.errorCode ?? refused.detail}); ${outcome.replace(/^contained \((.*)\)$/, '$1')} held.`);
   const reversible = line.actions.some((a) => a.status === 'applied' && ['security-group', 'network-acl', 'tags', 'archive', 'image-tags'].includes(a.mechanism ?? ''));
   if (reversible && image) {
     const [repository, digest] = finding.id.slice('image:'.length).split('@');

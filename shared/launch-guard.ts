@@ -102,7 +102,17 @@ export async function guardTaskLaunch(event: unknown, deps: PipelineDeps, reques
     };
     const outcomes: ActionOutcome[] = [];
     const build = () =>
-      buildLaunchGuardNotification({ task, image: hit, quarantine: hit.quarantine, mode, outcomes, requestedBy, at: now(), region: change.region ?? detail.clusterArn.split(':')[3] ?? '' });
+      buildLaunchGuardNotification({
+        task,
+        image: hit,
+        quarantine: hit.quarantine,
+        mode,
+        outcomes,
+        requestedBy,
+        at: now(),
+        region: change.region ?? detail.clusterArn.split(':')[3] ?? '',
+        observeReason: deps.config.forceObserve || deps.policy.forceObserve ? (deps.config.observeReason ?? 'The global observe switch is on: nothing was changed.') : undefined,
+      });
     const runtime: ActionRuntime = {
       clients: deps.clients,
       ledger: deps.ledger,

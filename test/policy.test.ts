@@ -43,8 +43,8 @@ describe('parsePolicy: the shipped policy.yml', () => {
     const policy = shippedPolicy();
     expect(policy.forceObserve).toBe(false);
     expect(policy.protect.tags).toEqual({ 'responder:protect': 'true' });
-    expect(policy.rules.filter((r) => r.match.kind === 'runtime').map((r) => r.name)).toEqual(['critical', 'crypto-mining', 'unmistakable-threats', 'high-isolate', 'medium-notify', 'low-ignored']);
-    const first = policy.rules[0]!;
+    expect(policy.rules.filter((r) => r.match.kind === 'runtime').map((r) => r.name)).toEqual(['crypto-mining', 'critical', 'unmistakable-threats', 'high-isolate', 'medium-notify', 'low-ignored']);
+    const first = policy.rules.find((r) => r.name === 'critical')!;
     expect(first.steps.map((s) => s.action)).toEqual(['capture-evidence', 'tag', 'isolate-task', 'stop-task', 'notify']);
     // Defaults filled in by the action's own schema.
     expect(first.steps[2]!.params).toEqual({ fallback: ['network-acl'], hostIsolation: false });
@@ -60,7 +60,8 @@ describe('parsePolicy: the shipped policy.yml', () => {
 
   it('names the file in errors when loaded from a path', () => {
     const text = readFileSync(SHIPPED_POLICY_FILE, 'utf8').replace('- stop-task', '- stop-tsak');
-    expect(() => parsePolicy(text, 'deploy/policy.yml')).toThrow(/^deploy\/policy\.yml rules\[0\]\.actions\[3\]: unknown action "stop-tsak"/);
+    // The first stop-task in the file is crypto-mining's, the 5th action of rule 0.
+    expect(() => parsePolicy(text, 'deploy/policy.yml')).toThrow(/^deploy\/policy\.yml rules\[0\]\.actions\[4\]: unknown action "stop-tsak"/);
   });
 });
 

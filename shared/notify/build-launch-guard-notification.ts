@@ -12,6 +12,8 @@ export interface LaunchGuardNotificationInput {
   requestedBy: string;
   at: Date;
   region: string;
+  /** Why observe was forced (the observe switch), said in the message. */
+  observeReason?: string;
 }
 
 /** A task started from a quarantined digest: what was stopped, why (the quarantine), and how to release the image. */
@@ -59,6 +61,9 @@ export function buildLaunchGuardNotification(input: LaunchGuardNotificationInput
       },
     ],
     releaseCommand: imageReleaseCommand(image.repository, image.digest),
-    notes: task.service ? [`Service ${task.service} will keep trying to start tasks from this digest until its task definition points at a fixed image.`] : [],
+    notes: [
+      ...(input.observeReason ? [input.observeReason] : []),
+      ...(task.service ? [`Service ${task.service} will keep trying to start tasks from this digest until its task definition points at a fixed image.`] : []),
+    ],
   };
 }
