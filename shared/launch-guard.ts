@@ -13,7 +13,7 @@ import type { TaskState } from './task-state';
 import { DEFAULT_SAFETY } from './policy/policy-schema';
 import { protectionReason } from './policy/decide';
 import { allowDestructive } from './safety';
-import { describeTaskBrief } from './task-state';
+import { clusterTagsOf, describeTaskBrief } from './task-state';
 
 const AUTOMATION = 'automation';
 /** A task is starting or running: STOPPED is the `taskStopped` function's. */
@@ -54,7 +54,8 @@ export async function guardLaunchOrPush(event: unknown, deps: PipelineDeps, requ
 
 /** Protection and the blast-radius limit apply to the launch guard's stops as to every destructive action. */
 async function withheldBySafety(deps: PipelineDeps, runtime: ActionRuntime, task: TaskState, clusterName: string, now: Date): Promise<ActionOutcome | undefined> {
-  const protectedBy = protectionReason(deps.policy, deps.config, { clusterName, service: task.service, tags: task.tags, clusterTags: {} });
+  const clusterTags = await clusterTagsOf(deps.clients, task.clusterArn);
+  const protectedBy = protectionReason(deps.policy, deps.config, { clusterName, service: task.service, tags: task.tags, clusterTags });
   if (protectedBy) return { action: 'launch-guard', status: 'skipped', mechanism: 'safety', detail: `Protected resource (${protectedBy}): not stopped`, target: `task:${task.taskArn}` };
   const account = task.taskArn.split(':')[4] ?? '';
   const verdict = await allowDestructive(runtime.ledger, runtime.safety ?? DEFAULT_SAFETY, { account, cluster: clusterName }, now);

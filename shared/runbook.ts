@@ -14,7 +14,7 @@ import { respond, type EventResult, type PipelineDeps } from './pipeline';
 import { protectionReason, type Decision } from './policy/decide';
 import type { ImageDecision } from './policy/decide-image';
 import { imageLedgerId } from './image/image-reference';
-import { readTaskState } from './task-state';
+import { clusterTagsOf, readTaskState } from './task-state';
 
 export const RUNBOOK_COMMANDS = ['isolate', 'stop', 'quarantine-image', 'release', 'release-image', 'status', 'history'] as const;
 const MUTATING = new Set(['isolate', 'stop', 'quarantine-image', 'release', 'release-image']);
@@ -109,6 +109,7 @@ async function containTask(command: RunbookCommand, deps: PipelineDeps, requeste
   const finding = runbookFinding(command, command.taskArn!, requestId);
   const task = await readTaskState(deps.clients, finding.task);
   finding.task = { ...finding.task, service: task.service, launchType: task.launchType, tags: task.tags, containers: task.containers };
+  finding.clusterTags = await clusterTagsOf(deps.clients, finding.task.clusterArn);
   const notes: string[] = [];
   // Protected resources are never touched, by automation or by a person: lift the protection first, on purpose.
   const protectedBy = protectionReason(deps.policy, deps.config, { ...finding.task, clusterTags: finding.clusterTags });

@@ -1,5 +1,6 @@
 import { DescribeInstancesCommand, DescribeNetworkInterfacesCommand, type NetworkInterface } from '@aws-sdk/client-ec2';
 import {
+  DescribeClustersCommand,
   DescribeContainerInstancesCommand,
   DescribeTaskDefinitionCommand,
   DescribeTasksCommand,
@@ -75,6 +76,15 @@ async function describeHostInterface(clients: AwsClients, clusterArn: string, co
   if (!primary?.NetworkInterfaceId) return undefined;
   const eni = await describeInterface(clients, primary.NetworkInterfaceId);
   return eni ? { ...eni, instanceId } : undefined;
+}
+
+/**
+ * A cluster's tags, for protection on paths that have no GuardDuty finding to carry them (the runbook, the launch
+ * guard, tasks running a quarantined image). Unknown clusters have none.
+ */
+export async function clusterTagsOf(clients: AwsClients, clusterArn: string): Promise<Record<string, string>> {
+  const out = await clients.ecs.send(new DescribeClustersCommand({ clusters: [clusterArn], include: ['TAGS'] }));
+  return Object.fromEntries((out.clusters?.[0]?.tags ?? []).map((t) => [t.key ?? '', t.value ?? '']));
 }
 
 /** The IAM actions `readTaskState` needs; the template test checks the roles grant them. */

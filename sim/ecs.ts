@@ -275,6 +275,7 @@ export class EcsModel {
       case 'UpdateService': return this.updateService(input as ECS.UpdateServiceRequest);
       case 'ListTasks': return this.listTasks(input);
       case 'ListClusters': return { clusterArns: [...this.clusters.keys()] };
+      case 'DescribeClusters': return this.describeClusters(input);
       default: return undefined;
     }
   }
@@ -550,6 +551,25 @@ export class EcsModel {
       }
     }
     return { service: this.describeServices({ cluster: cluster.clusterArn, services: [service.serviceArn] }).services![0] };
+  }
+
+  /** Clusters by name or ARN; unknown ones come back as failures with reason MISSING, as DescribeTasks does. */
+  private describeClusters(input: ECS.DescribeClustersRequest): Result<ECS.DescribeClustersResponse> {
+    const result: Result<ECS.DescribeClustersResponse> = { clusters: [], failures: [] };
+    for (const id of input.clusters ?? []) {
+      const cluster = [...this.clusters.values()].find((c) => c.clusterArn === id || c.clusterName === id);
+      if (!cluster) {
+        result.failures!.push({ arn: id, reason: 'MISSING' });
+        continue;
+      }
+      result.clusters!.push({
+        clusterArn: cluster.clusterArn,
+        clusterName: cluster.clusterName,
+        status: 'ACTIVE',
+        tags: input.include?.includes('TAGS') ? toTagList(cluster.tags) : undefined,
+      });
+    }
+    return result;
   }
 
   private listTasks(input: ECS.ListTasksRequest): Result<ECS.ListTasksResponse> {

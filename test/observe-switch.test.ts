@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { respondToImageFinding } from '../shared/image-pipeline';
+import { guardLaunchOrPush } from '../shared/launch-guard';
 import { withObserveSwitch } from '../shared/observe-switch';
 import { respondToRuntimeFinding } from '../shared/pipeline';
 import type { SimulatedDeployment } from '../sim/deployment';
@@ -41,5 +44,24 @@ describe('the live observe switch (SSM parameter)', () => {
     expect(result.decision).toMatchObject({ mode: 'observe' });
     expect(changed).toEqual([]);
     expect(message.notes).toContain('The observe switch could not be read (AccessDeniedException): failing closed, nothing was changed.');
+  });
+});
+
+describe('the observe switch reaches the image guards too', () => {
+  it('a push that restores a quarantined digest is only reported while the switch is on', async () => {
+    deployment = await startDeployment();
+    const scan = JSON.parse(readFileSync('events/ecr/01-ecr-image-scan-complete-critical.json', 'utf8'));
+    const push = JSON.parse(readFileSync('events/ecr/07-ecr-image-action-push-quarantined-digest.json', 'utf8'));
+    deployment.account.seedFromEvent(scan);
+    expect((await respondToImageFinding(scan, deployment.deps)).containment).toBe('contained (archive)');
+    deployment.account.seedFromEvent(push); // the re-push restores the archived image, as ECR does
+    const image = () => deployment!.account.ecr.image(push.detail['repository-name'], push.detail['image-digest'])!;
+    expect(image().imageStatus).toBe('ACTIVE');
+
+    const result = await guardLaunchOrPush(push, await withObserveSwitch(deployment.deps, () => Promise.resolve('observe')));
+    expect(result.decision).toMatchObject({ mode: 'observe' });
+    expect(result.actions.find((a) => a.action === 'quarantine-image')).toMatchObject({ status: 'planned' });
+    expect(image().imageStatus).toBe('ACTIVE');
+    expect(result.notes).toContain('The observe switch (SSM parameter) is on: nothing was changed.');
   });
 });

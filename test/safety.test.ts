@@ -3,7 +3,7 @@ import { ClaimBusyError } from '../shared/ledger';
 import { respondToRuntimeFinding } from '../shared/pipeline';
 import { runRunbook } from '../shared/runbook';
 import type { SimulatedDeployment } from '../sim/deployment';
-import { loadEvent, policyFrom, startDeployment, type Json } from './helpers/deployment';
+import { loadEvent, mutatingCalls, policyFrom, startDeployment, type Json } from './helpers/deployment';
 
 const TEMPLATE = loadEvent('gd-ecs-fargate-reverse-shell.json');
 
@@ -143,5 +143,60 @@ describe('concurrent deliveries of one finding', () => {
     expect(busy[0]!.reason).toBeInstanceOf(ClaimBusyError);
     expect(deployment.account.callsTo('ecs', 'StopTask')).toHaveLength(1);
     expect((await respondToRuntimeFinding(TEMPLATE, d.deps)).ignored).toMatch(/^duplicate delivery 3/);
+  });
+});
+
+describe('protection by cluster tag on paths without a GuardDuty finding', () => {
+  it('a person cannot isolate a task in a protected cluster, and nothing changes', async () => {
+    deployment = await startDeployment();
+    deployment.account.seedFromEvent(TEMPLATE);
+    const cluster = [...deployment.account.ecs.clusters.values()].find((c) => c.clusterName === 'prod-cluster')!;
+    cluster.tags['responder:protect'] = 'true';
+    const before = deployment.account.calls.length;
+    const result = await runRunbook({ runbook: 'isolate', taskArn: TEMPLATE.detail.resource.ecsClusterDetails.taskDetails.arn, reason: 'suspicious' }, deployment.deps, 'oncall');
+    expect(result.error).toBe('taskArn: tag responder:protect=true protects it: protected resources are never touched; remove the protection first');
+    expect(mutatingCalls(deployment.account, before)).toEqual([]);
+  });
+});
+
+describe('network-ACL deny placement', () => {
+  const isolateOnlyNacl = policyFrom(`
+version: 1
+rules:
+  - name: isolate
+    match: { severity: [HIGH] }
+    actions:
+      - isolate-task: { fallback: [network-acl] }
+`);
+
+  function aclOf(d: SimulatedDeployment) {
+    const task = d.account.ecs.tasks.get(TEMPLATE.detail.resource.ecsClusterDetails.taskDetails.arn)!;
+    const subnet = d.account.ec2.networkInterfaces.get(task.eni!.networkInterfaceId)!.subnetId;
+    return { acl: [...d.account.ec2.networkAcls.values()].find((a) => a.subnetIds.includes(subnet))!, ip: task.eni!.privateIpAddress };
+  }
+
+  it('goes below an allow rule that matches the task address, so the deny is the one ACLs apply', async () => {
+    deployment = await startDeployment({ policy: isolateOnlyNacl });
+    deployment.account.seedFromEvent(TEMPLATE);
+    const { acl, ip } = aclOf(deployment);
+    for (const egress of [false, true]) {
+      acl.entries.push({ ruleNumber: 1, egress, protocol: '6', ruleAction: 'allow', cidrBlock: '192.168.0.0/16', portRange: { from: 443, to: 443 } });
+      acl.entries.push({ ruleNumber: 5, egress, protocol: '-1', ruleAction: 'allow', cidrBlock: `${ip.split('.').slice(0, 2).join('.')}.0.0/16` });
+    }
+    const result = await respondToRuntimeFinding(TEMPLATE, deployment.deps);
+    expect(result.actions.find((a) => a.mechanism === 'network-acl')).toMatchObject({ status: 'applied' });
+    const denies = acl.entries.filter((e) => e.ruleAction === 'deny' && e.cidrBlock === `${ip}/32`);
+    expect(denies.map((e) => e.ruleNumber)).toEqual([2, 2]);
+  });
+
+  it('fails, and says why, when a matching allow leaves no lower number', async () => {
+    deployment = await startDeployment({ policy: isolateOnlyNacl });
+    deployment.account.seedFromEvent(TEMPLATE);
+    const { acl, ip } = aclOf(deployment);
+    for (const egress of [false, true]) acl.entries.push({ ruleNumber: 1, egress, protocol: '-1', ruleAction: 'allow', cidrBlock: '0.0.0.0/0' });
+    const result = await respondToRuntimeFinding(TEMPLATE, deployment.deps);
+    expect(result.actions.find((a) => a.mechanism === 'network-acl')).toMatchObject({ status: 'failed', detail: expect.stringContaining(`below allow rule 1, which matches ${ip}`) });
+    expect(result.containment).toBe('not-contained');
+    expect(acl.entries.filter((e) => e.ruleAction === 'deny' && e.ruleNumber < 100)).toEqual([]);
   });
 });

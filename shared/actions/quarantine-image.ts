@@ -14,7 +14,7 @@ import type { ActionRecord } from '../ledger';
 import type { ActionOutcome } from '../notification';
 import { DEFAULT_SAFETY } from '../policy/policy-schema';
 import { allowDestructive } from '../safety';
-import { describeTaskBrief } from '../task-state';
+import { clusterTagsOf, describeTaskBrief } from '../task-state';
 import { defineAction, type ActionRuntime, type ActionTarget, type ImageActionTarget } from './response-action';
 import { stopTaskOnce } from './stop-task';
 
@@ -154,7 +154,7 @@ async function stopTasksUsingImage(runtime: ActionRuntime, target: ImageActionTa
     const task = await describeTaskBrief(runtime.clients, { arn: running.taskArn, clusterArn: running.clusterArn });
     const step = `${ACTION}:stop-task:${running.taskArn.split('/').pop()}`;
     const cluster = running.clusterArn.split('/').pop() ?? '';
-    const protectedBy = runtime.protectionOf?.({ clusterName: cluster, service: task.service, tags: task.tags, clusterTags: {} });
+    const protectedBy = runtime.protectionOf?.({ clusterName: cluster, service: task.service, tags: task.tags, clusterTags: await clusterTagsOf(runtime.clients, running.clusterArn) });
     const verdict = protectedBy
       ? ({ allowed: false, why: `Protected resource (${protectedBy}): not stopped` } as const)
       : await allowDestructive(runtime.ledger, runtime.safety ?? DEFAULT_SAFETY, { account: target.finding.account, cluster }, new Date());
@@ -243,7 +243,7 @@ export const quarantineImage = defineAction<Params, ImageActionTarget | ActionTa
   permissions: [
     { actions: ['ecr:DescribeImages', 'ecr:BatchGetImage', 'ecr:UpdateImageStorageClass', 'ecr:PutImage', 'ecr:BatchDeleteImage'], scope: 'ecr-repository' },
     // Finding the tasks that run the digest (ListClusters, ListTasks, DescribeTasks).
-    { actions: ['ecs:ListClusters', 'ecs:ListTasks', 'ecs:DescribeTasks'], scope: 'read-only' },
+    { actions: ['ecs:ListClusters', 'ecs:ListTasks', 'ecs:DescribeTasks', 'ecs:DescribeClusters'], scope: 'read-only' },
     { actions: ['ecs:StopTask'], scope: 'ecs-task-in-cluster' },
   ],
   mutating: true,
