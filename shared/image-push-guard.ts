@@ -59,7 +59,7 @@ export async function guardImagePush(event: unknown, deps: PipelineDeps, request
     actionable: true,
     severityCounts: {},
     vulnerabilities: [],
-    title: `push of quarantined image ${push.repository}`,
+    title: 'push of a quarantined digest',
     observedAt: now().toISOString(),
   };
   // The same path as a scan's quarantine (safety rails, protection, observe switch), claimed once per push event.
