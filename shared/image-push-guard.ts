@@ -4,6 +4,7 @@ import { parseImagePush } from './events/ecr-image-action';
 import type { ImageFinding } from './finding';
 import { quarantineStateOf } from './image/quarantine-state';
 import { respondToImage } from './image-pipeline';
+import { forcedObserve } from './observe-switch';
 import type { EventResult, PipelineDeps } from './pipeline';
 import type { ImageDecision } from './policy/decide-image';
 
@@ -32,14 +33,14 @@ export async function guardImagePush(event: unknown, deps: PipelineDeps, request
 
   const id = (event as { id?: unknown }).id;
   const eventId = typeof id === 'string' && id ? id : `${push.repository}@${push.digest}:${push.tag ?? ''}`;
-  const observe = deps.policy.forceObserve || deps.config.forceObserve;
+  const forced = forcedObserve(deps.policy, deps.config);
   const decision: ImageDecision = {
     policyRule: quarantine.policyRule,
-    mode: observe ? 'observe' : 'enforce',
+    mode: forced ? 'observe' : 'enforce',
     steps: [{ action: quarantineImage.name, params: quarantineParams(deps, quarantine.policyRule) }, { action: 'notify', params: {} }],
     notes: [
       `Pushed${push.tag ? ` as ${push.tag}` : ''}; quarantined since ${quarantine.at}: ${quarantine.reason}.`,
-      ...(observe ? [deps.config.observeReason ?? 'The global observe switch is on: nothing was changed.'] : []),
+      ...(forced ? [forced] : []),
     ],
     severityCounts: {},
     vulnerabilities: [],

@@ -9,11 +9,11 @@ import type { ActionOutcome } from './notification';
 import { buildLaunchGuardNotification } from './notify/build-launch-guard-notification';
 import { publishNotification } from './notify/publish-notification';
 import type { EventResult, PipelineDeps } from './pipeline';
-import type { TaskState } from './task-state';
-import { DEFAULT_SAFETY } from './policy/policy-schema';
+import { forcedObserve } from './observe-switch';
 import { protectionReason } from './policy/decide';
+import { DEFAULT_SAFETY } from './policy/policy-schema';
 import { allowDestructive } from './safety';
-import { clusterTagsOf, describeTaskBrief } from './task-state';
+import { clusterTagsOf, describeTaskBrief, type TaskState } from './task-state';
 
 const AUTOMATION = 'automation';
 /** A task is starting or running: STOPPED is the `taskStopped` function's. */
@@ -83,7 +83,7 @@ export async function guardTaskLaunch(event: unknown, deps: PipelineDeps, reques
   const hit = await firstQuarantined(deps, containers);
   if (!hit) return { ...NONE, ignored: `no quarantined image among ${containers.length} container${containers.length === 1 ? '' : 's'}` };
 
-  const mode = hit.quarantine.state === 'observed' || deps.config.forceObserve || deps.policy.forceObserve ? 'observe' : 'enforce';
+  const mode = hit.quarantine.state === 'observed' || forcedObserve(deps.policy, deps.config) ? 'observe' : 'enforce';
   const decision = { policyRule: hit.quarantine.policyRule, mode } as const;
   task ??= await describeTaskBrief(deps.clients, { arn: detail.taskArn, clusterArn: detail.clusterArn });
   if (!task.found || task.lastStatus === 'STOPPED' || task.desiredStatus === 'STOPPED') {
@@ -112,7 +112,7 @@ export async function guardTaskLaunch(event: unknown, deps: PipelineDeps, reques
         requestedBy,
         at: now(),
         region: change.region ?? detail.clusterArn.split(':')[3] ?? '',
-        observeReason: deps.config.forceObserve || deps.policy.forceObserve ? (deps.config.observeReason ?? 'The global observe switch is on: nothing was changed.') : undefined,
+        observeReason: forcedObserve(deps.policy, deps.config),
       });
     const runtime: ActionRuntime = {
       clients: deps.clients,

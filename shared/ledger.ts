@@ -1,6 +1,14 @@
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  paginateQuery,
+  paginateScan,
+  PutCommand,
+  UpdateCommand,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import type { Audit, Mode } from './actions/response-action';
 import type { ActionOutcome, ActionStatus } from './notification';
 
@@ -364,66 +372,44 @@ export class Ledger {
     return out.Item as ActionRecord | undefined;
   }
 
-  /** Earlier, released episodes of a finding's steps (a step acted on again after a release). */
-  async earlierEpisodes(ledgerId: string): Promise<ActionRecord[]> {
-    const out = await this.doc.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': findingKey(ledgerId), ':prefix': 'EPISODE#' },
-      }),
-    );
-    return (out.Items ?? []) as ActionRecord[];
+  /** Every item of a query, page after page (the SDK's own paginator). */
+  private async queryAll(input: Omit<QueryCommandInput, 'TableName'>): Promise<ActionRecord[]> {
+    const items: ActionRecord[] = [];
+    for await (const page of paginateQuery({ client: this.doc }, { TableName: this.tableName, ...input })) items.push(...((page.Items ?? []) as ActionRecord[]));
+    return items;
   }
 
-  async actionRecords(ledgerId: string): Promise<ActionRecord[]> {
-    const out = await this.doc.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': findingKey(ledgerId), ':prefix': 'ACTION#' },
-      }),
-    );
-    return (out.Items ?? []) as ActionRecord[];
+  private rowsOfFinding(ledgerId: string, prefix: 'ACTION#' | 'EPISODE#'): Promise<ActionRecord[]> {
+    return this.queryAll({ KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)', ExpressionAttributeValues: { ':pk': findingKey(ledgerId), ':prefix': prefix } });
+  }
+
+  /** Earlier, released episodes of a finding's steps (a step acted on again after a release). */
+  earlierEpisodes(ledgerId: string): Promise<ActionRecord[]> {
+    return this.rowsOfFinding(ledgerId, 'EPISODE#');
+  }
+
+  actionRecords(ledgerId: string): Promise<ActionRecord[]> {
+    return this.rowsOfFinding(ledgerId, 'ACTION#');
   }
 
   /** Every record about a target, across findings. The index is eventually consistent: fine for status and release. */
-  async recordsForTarget(target: string): Promise<ActionRecord[]> {
-    const items: ActionRecord[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: 'byTarget',
-          KeyConditionExpression: 'target = :target',
-          ExpressionAttributeValues: { ':target': target },
-          ExclusiveStartKey: start,
-        }),
-      );
-      items.push(...((out.Items ?? []) as ActionRecord[]));
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return items;
+  recordsForTarget(target: string): Promise<ActionRecord[]> {
+    return this.queryAll({ IndexName: 'byTarget', KeyConditionExpression: 'target = :target', ExpressionAttributeValues: { ':target': target } });
   }
 
   /** Every action record since a time, newest first. A scan: fine for an on-call question, not for a hot path. */
   async recordsSince(since: string, limit = 200): Promise<ActionRecord[]> {
     const items: ActionRecord[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await this.doc.send(
-        new ScanCommand({
-          TableName: this.tableName,
-          FilterExpression: '(begins_with(sk, :prefix) OR begins_with(sk, :episode)) AND #at >= :since',
-          ExpressionAttributeNames: { '#at': 'at' },
-          ExpressionAttributeValues: { ':prefix': 'ACTION#', ':episode': 'EPISODE#', ':since': since },
-          ExclusiveStartKey: start,
-        }),
-      );
-      items.push(...((out.Items ?? []) as ActionRecord[]));
-      start = out.LastEvaluatedKey;
-    } while (start);
+    const pages = paginateScan(
+      { client: this.doc },
+      {
+        TableName: this.tableName,
+        FilterExpression: '(begins_with(sk, :prefix) OR begins_with(sk, :episode)) AND #at >= :since',
+        ExpressionAttributeNames: { '#at': 'at' },
+        ExpressionAttributeValues: { ':prefix': 'ACTION#', ':episode': 'EPISODE#', ':since': since },
+      },
+    );
+    for await (const page of pages) items.push(...((page.Items ?? []) as ActionRecord[]));
     return items.sort((a, b) => b.at.localeCompare(a.at)).slice(0, limit);
   }
 

@@ -1,5 +1,7 @@
 import { awsErrorCode } from './aws/errors';
+import type { ResponderConfig } from './config';
 import type { PipelineDeps } from './pipeline';
+import type { Policy } from './policy/policy';
 
 export const OBSERVE = 'observe';
 
@@ -17,4 +19,13 @@ export async function withObserveSwitch(deps: PipelineDeps, readSwitch: () => Pr
     observeReason = `The observe switch could not be read (${awsErrorCode(error)}): failing closed, nothing was changed.`;
   }
   return observeReason ? { ...deps, config: { ...deps.config, forceObserve: true, observeReason } } : deps;
+}
+
+/**
+ * Why every rule runs in observe mode right now (policy.yml's forceObserve, the stage's, or the live switch), or
+ * undefined when the policy decides. The one place that says it, so every message says it the same way.
+ */
+export function forcedObserve(policy: Pick<Policy, 'forceObserve'>, config: ResponderConfig): string | undefined {
+  if (!policy.forceObserve && !config.forceObserve) return undefined;
+  return config.observeReason ?? 'The global observe switch is on: nothing was changed.';
 }

@@ -6,6 +6,7 @@ import type { ActionRuntime } from './actions/response-action';
 import { InvalidEventError } from './events/invalid-event';
 import { severityLabel, type Finding, type ImageFinding } from './finding';
 import { respondToImage } from './image-pipeline';
+import { forcedObserve } from './observe-switch';
 import { releaseImage } from './image-release';
 import type { ActionRecord } from './ledger';
 import { NOTIFICATION_SCHEMA_ID, NOTIFICATION_SCHEMA_VERSION, type ActionOutcome, type Notification } from './notification';
@@ -118,11 +119,11 @@ async function containTask(command: RunbookCommand, deps: PipelineDeps, requeste
     command.runbook === 'isolate'
       ? { action: 'isolate-task', params: findAction('isolate-task')!.params.parse({ fallback: command.fallback ?? ['network-acl'], hostIsolation: command.hostIsolation ?? false }) }
       : { action: 'stop-task', params: findAction('stop-task')!.params.parse({ ignoreMinHealthy: command.ignoreMinHealthy ?? false }) };
-  const observe = deps.policy.forceObserve || deps.config.forceObserve;
-  if (observe) notes.push(deps.config.observeReason ?? 'The global observe switch is on: nothing was changed.');
+  const forced = forcedObserve(deps.policy, deps.config);
+  if (forced) notes.push(forced);
   const decision: Decision = {
     policyRule: `runbook:${command.runbook}`,
-    mode: observe ? 'observe' : 'enforce',
+    mode: forced ? 'observe' : 'enforce',
     steps: [{ action: 'capture-evidence', params: {} }, { action: 'tag', params: {} }, containing, { action: 'notify', params: {} }],
     notes,
     force: command.force,
@@ -135,7 +136,7 @@ async function containTask(command: RunbookCommand, deps: PipelineDeps, requeste
 async function quarantineImageByHand(command: RunbookCommand, deps: PipelineDeps, requestedBy: string): Promise<RunbookResult> {
   // The responder acts in its own account and region: those of its topic.
   const [, , , region = '', account = ''] = deps.config.topicArn.split(':');
-  const observe = deps.policy.forceObserve || deps.config.forceObserve;
+  const forced = forcedObserve(deps.policy, deps.config);
   const finding: ImageFinding = {
     kind: 'image',
     source: 'runbook',
@@ -154,13 +155,13 @@ async function quarantineImageByHand(command: RunbookCommand, deps: PipelineDeps
   };
   const decision: ImageDecision = {
     policyRule: 'runbook:quarantine-image',
-    mode: observe ? 'observe' : 'enforce',
+    mode: forced ? 'observe' : 'enforce',
     steps: [
       { action: 'quarantine-image', params: findAction('quarantine-image')!.params.parse({ stopRunningTasks: command.stopRunningTasks ?? false }) },
       { action: 'notify', params: {} },
     ],
     notes: [
-      ...(observe ? [deps.config.observeReason ?? 'The global observe switch is on: nothing was changed.'] : []),
+      ...(forced ? [forced] : []),
       ...(command.force ? [`Forced past the automatic safety rails by ${requestedBy}.`] : []),
     ],
     force: command.force,

@@ -150,11 +150,14 @@ async function putTag(runtime: ActionRuntime, image: Image, tag: string): Promis
 /** Each stop is a destructive action of its own: protection and a blast-radius slot for its cluster, like any other. */
 async function stopTasksUsingImage(runtime: ActionRuntime, target: ImageActionTarget): Promise<ActionOutcome[]> {
   const outcomes: ActionOutcome[] = [];
+  // Many tasks, few clusters: read each cluster's tags once.
+  const clusterTags = new Map<string, Promise<Record<string, string>>>();
   for (const running of target.tasksUsingImage) {
     const task = await describeTaskBrief(runtime.clients, { arn: running.taskArn, clusterArn: running.clusterArn });
     const step = `${ACTION}:stop-task:${running.taskArn.split('/').pop()}`;
     const cluster = running.clusterArn.split('/').pop() ?? '';
-    const protectedBy = runtime.protectionOf?.({ clusterName: cluster, service: task.service, tags: task.tags, clusterTags: await clusterTagsOf(runtime.clients, running.clusterArn) });
+    if (!clusterTags.has(running.clusterArn)) clusterTags.set(running.clusterArn, clusterTagsOf(runtime.clients, running.clusterArn));
+    const protectedBy = runtime.protectionOf?.({ clusterName: cluster, service: task.service, tags: task.tags, clusterTags: await clusterTags.get(running.clusterArn)! });
     const verdict = protectedBy
       ? ({ allowed: false, why: `Protected resource (${protectedBy}): not stopped` } as const)
       : await allowDestructive(runtime.ledger, runtime.safety ?? DEFAULT_SAFETY, { account: target.finding.account, cluster }, new Date());

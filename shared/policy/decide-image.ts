@@ -1,3 +1,4 @@
+import { forcedObserve } from '../observe-switch';
 import type { Mode } from '../actions/response-action';
 import type { ResponderConfig } from '../config';
 import type { ImageFinding, ImageVulnerability } from '../finding';
@@ -92,8 +93,9 @@ export function decideImage(
 
   const notes: string[] = [];
   let mode: Mode = rule.mode ?? config.defaultMode;
-  if (policy.forceObserve || config.forceObserve) {
-    if (mode === 'enforce') notes.push(config.observeReason ?? 'The global observe switch is on: nothing was changed.');
+  const forced = forcedObserve(policy, config);
+  if (forced) {
+    if (mode === 'enforce') notes.push(forced);
     mode = 'observe';
   }
   let steps = rule.steps;

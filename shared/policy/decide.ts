@@ -1,6 +1,7 @@
 import type { Mode } from '../actions/response-action';
 import type { ResponderConfig } from '../config';
 import type { Finding } from '../finding';
+import { forcedObserve } from '../observe-switch';
 import { matchesAny } from './glob';
 import type { Policy, PolicyRule, PolicyStep } from './policy';
 
@@ -70,8 +71,9 @@ export function decide(
 
   const notes: string[] = [];
   let mode: Mode = rule.mode ?? config.defaultMode;
-  if (policy.forceObserve || config.forceObserve) {
-    if (mode === 'enforce') notes.push(config.observeReason ?? 'The global observe switch is on: nothing was changed.');
+  const forced = forcedObserve(policy, config);
+  if (forced) {
+    if (mode === 'enforce') notes.push(forced);
     mode = 'observe';
   }
   let steps = rule.steps;
