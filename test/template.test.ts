@@ -1,33 +1,24 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ACTIONS } from '../shared/actions/registry';
 import { TASK_STATE_READS } from '../shared/task-state';
+import { packageStack, README_PRODUCTION_PARAMS } from '../sim/packaged-template';
 import { ROOT, type Json } from './helpers/deployment';
 
 /**
- * The CloudFormation template `osls package` produces from serverless.yml + infrastructure.yml, read as deployed.
- * Packaging runs once, without AWS credentials, into a temporary directory.
+ * The CloudFormation template `osls package` produces from serverless.yml + infrastructure.yml, read as deployed
+ * (packaged once per change of its inputs, without AWS credentials; sim/packaged-template.ts).
  */
 let dir: string;
-let template: Json;
 let resources: Record<string, Json>;
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'ecs-threat-responder-package-'));
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of Object.keys(env)) if (/^AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN|PROFILE)$/.test(key)) delete env[key];
-  const run = spawnSync('npx', ['osls', 'package', '--stage', 'test', '--package', dir], { cwd: ROOT, env, encoding: 'utf8', timeout: 170_000 });
-  if (run.status !== 0) throw new Error(`osls package failed (${run.status}):\n${run.stdout}\n${run.stderr}`);
-  template = JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'));
-  resources = template.Resources;
+  const stack = packageStack();
+  dir = stack.dir;
+  resources = stack.template.Resources;
 }, 180_000);
-
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
 
 const ofType = (type: string): [string, Json][] => Object.entries(resources).filter(([, r]) => r.Type === type);
 const asList = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
@@ -87,18 +78,48 @@ describe('the packaged CloudFormation template', () => {
     expect(stopped.Targets[0].Arn).toEqual({ 'Fn::GetAtt': ['TaskStoppedLambdaFunction', 'Arn'] });
   });
 
-  it('lets EventBridge (and only it, from this account) send to the dead-letter queue', () => {
-    const policies = ofType('AWS::SQS::QueuePolicy').map(([, r]) => r.Properties);
-    const dlq = policies.find((p) => JSON.stringify(p.Queues) === JSON.stringify([{ Ref: 'EventDeadLetterQueue' }]))!;
-    expect(dlq).toBeDefined();
-    const [statement] = dlq.PolicyDocument.Statement;
+  it.each([
+    ['the default stage', {}],
+    ["the README's production parameters", { stage: 'prod', params: README_PRODUCTION_PARAMS }],
+  ])('lets only the stack\'s own EventBridge rules send to the dead-letter queue (%s)', (_name, options) => {
+    const packaged: Record<string, Json> = packageStack(options).template.Resources;
+    const dlq = Object.values(packaged).find((r) => r.Type === 'AWS::SQS::QueuePolicy' && JSON.stringify(r.Properties.Queues) === JSON.stringify([{ Ref: 'EventDeadLetterQueue' }]))!;
+    const [statement] = dlq.Properties.PolicyDocument.Statement;
     expect(statement).toMatchObject({
       Effect: 'Allow',
       Principal: { Service: 'events.amazonaws.com' },
       Action: 'sqs:SendMessage',
       Resource: { 'Fn::GetAtt': ['EventDeadLetterQueue', 'Arn'] },
     });
-    expect(statement.Condition).toEqual({ StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } });
+    expect(statement.Condition.StringEquals).toEqual({ 'aws:SourceAccount': { Ref: 'AWS::AccountId' } });
+    // The ARNs listed are exactly those of the rules osls packaged, as their Lambda permissions name them.
+    const ruleArn = (name: string) => `arn:\${AWS::Partition}:events:\${AWS::Region}:\${AWS::AccountId}:rule/${name}`;
+    const rules = Object.values(packaged).filter((r) => r.Type === 'AWS::Events::Rule');
+    expect(rules).toHaveLength(7);
+    const listed = statement.Condition.ArnEquals['aws:SourceArn'].map((arn: Json) => arn['Fn::Sub']);
+    expect([...listed].sort()).toEqual(rules.map((r) => ruleArn(r.Properties.Name)).sort());
+  });
+
+  it('names the stack key for evidence and refuses any other; scopes the key to its topic for SNS; keeps key and policy with the bucket', () => {
+    expect(resources.RuntimeFindingLambdaFunction.Properties.Environment.Variables.EVIDENCE_KEY_ARN).toEqual({ 'Fn::GetAtt': ['ResponderKey', 'Arn'] });
+    const bucketPolicy = resources.EvidenceBucketPolicy;
+    const denyOtherKeys = bucketPolicy.Properties.PolicyDocument.Statement.find((s: Json) => s.Sid === 'DenyOtherEncryptionKeys');
+    expect(denyOtherKeys).toMatchObject({ Effect: 'Deny', Principal: '*', Action: 's3:PutObject', Resource: { 'Fn::Sub': '${EvidenceBucket.Arn}/*' } });
+    // No IfExists: a request naming no key is refused too (S3 would use aws/s3 for a bare aws:kms).
+    expect(denyOtherKeys.Condition).toEqual({ StringNotEquals: { 's3:x-amz-server-side-encryption-aws-kms-key-id': { 'Fn::GetAtt': ['ResponderKey', 'Arn'] } } });
+
+    const sns = resources.ResponderKey.Properties.KeyPolicy.Statement.find((s: Json) => s.Sid === 'SnsDeliversEncryptedMessages');
+    expect(sns.Principal).toEqual({ Service: 'sns.amazonaws.com' });
+    expect(sns.Condition.StringEquals['kms:EncryptionContext:aws:sns:topicArn']).toEqual({
+      'Fn::Sub': `arn:\${AWS::Partition}:sns:\${AWS::Region}:\${AWS::AccountId}:${resources.NotificationTopic.Properties.TopicName}`,
+    });
+
+    // `osls remove` keeps the ledger and the evidence, and what the evidence needs: its key and its TLS/key-only policy.
+    for (const name of ['LedgerTable', 'EvidenceBucket', 'ResponderKey', 'EvidenceBucketPolicy']) {
+      expect([resources[name].DeletionPolicy, resources[name].UpdateReplacePolicy], name).toEqual(['Retain', 'Retain']);
+    }
+    const retained = Object.entries(resources).filter(([, r]) => r.DeletionPolicy === 'Retain').map(([name]) => name);
+    expect(retained.sort()).toEqual(['EvidenceBucket', 'EvidenceBucketPolicy', 'LedgerTable', 'ResponderKey']);
   });
 
   it('gives every asynchronously invoked function an on-failure destination (SQS), and runs every function on nodejs22.x', () => {
