@@ -1,4 +1,5 @@
 import type * as EC2 from '@aws-sdk/client-ec2';
+import { isIPv6 } from 'node:net';
 import { IdSource, macAddress } from './ids';
 import { notModelledError, serviceError } from './service-error';
 import type { OperationInput } from './service-error';
@@ -8,6 +9,8 @@ type Result<T> = Omit<T, '$metadata'>;
 export interface VpcState {
   vpcId: string;
   name: string;
+  /** The account's default VPC, where some EC2 calls are kinder (RevokeSecurityGroupEgress of a missing rule). */
+  isDefault: boolean;
   cidrBlock: string;
   defaultNetworkAclId: string;
   defaultSecurityGroupId: string;
@@ -87,9 +90,13 @@ export interface InstanceState {
   tags: Record<string, string>;
 }
 
-/** Rule number of the implicit deny-all entry that closes every network ACL; it is not counted in the quota. */
+/** Rule number of the implicit IPv4 deny-all entry that closes every network ACL (32768 is the IPv6 one). */
 const IMPLICIT_DENY_RULE = 32767;
-/** Default quota: 20 rules per direction per network ACL (https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html). */
+/**
+ * Default quota: 20 rules per direction per network ACL, enforced separately for IPv4 and IPv6 rules, and it
+ * "includes the default deny rules (rule number 32767 for IPv4 and 32768 for IPv6)", so 19 of your own per family
+ * (https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html). A raised quota is not modelled.
+ */
 export const NETWORK_ACL_RULES_PER_DIRECTION = 20;
 /** Default quota: 5 security groups per network interface (same page). */
 export const SECURITY_GROUPS_PER_INTERFACE = 5;
@@ -109,6 +116,16 @@ export class Ec2Model {
    * https://github.com/cloud-custodian/cloud-custodian/issues/3406). Tests may switch it to e.g. UnauthorizedOperation.
    */
   requesterManagedRefusal = { code: 'OperationNotPermitted', status: 400 };
+  /**
+   * EC2 is eventually consistent: "if you ... immediately run another command using the security group ID ... of
+   * CreateSecurityGroup, it might return an InvalidGroup.NotFound error"
+   * (https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html). Modelled deterministically: the
+   * next this-many calls that name a group created through the API (revoke, modify interface, describe by id,
+   * tag) answer InvalidGroup.NotFound. Tests may set 0 to turn the window off.
+   */
+  newSecurityGroupUnseenCalls = 2;
+  /** Groups created through the API and how many more calls naming them still miss them. */
+  private readonly propagating = new Map<string, number>();
 
   constructor(
     private readonly ids: IdSource,
@@ -118,7 +135,7 @@ export class Ec2Model {
 
   // ---- seeding ----
 
-  addVpc(options: { name?: string; cidrBlock?: string; vpcId?: string } = {}): VpcState {
+  addVpc(options: { name?: string; cidrBlock?: string; vpcId?: string; isDefault?: boolean } = {}): VpcState {
     const name = options.name ?? 'default';
     const vpcId = options.vpcId ?? this.ids.id('vpc-', 17, name);
     const existing = this.vpcs.get(vpcId);
@@ -126,6 +143,7 @@ export class Ec2Model {
     const vpc: VpcState = {
       vpcId,
       name,
+      isDefault: options.isDefault ?? false,
       cidrBlock: options.cidrBlock ?? '10.0.0.0/16',
       defaultNetworkAclId: this.ids.id('acl-', 17, vpcId),
       defaultSecurityGroupId: this.ids.id('sg-', 17, `${vpcId}/default`),
@@ -283,6 +301,7 @@ export class Ec2Model {
   // ---- API ----
 
   handle(operation: string, input: OperationInput): unknown {
+    this.missGroupsStillPropagating(groupIdsNamedBy(operation, input));
     switch (operation) {
       case 'DescribeNetworkInterfaces': return this.describeNetworkInterfaces(input);
       case 'ModifyNetworkInterfaceAttribute': return this.modifyNetworkInterfaceAttribute(input as EC2.ModifyNetworkInterfaceAttributeRequest);
@@ -301,33 +320,35 @@ export class Ec2Model {
     }
   }
 
-  private describeNetworkInterfaces(input: EC2.DescribeNetworkInterfacesRequest): Result<EC2.DescribeNetworkInterfacesResult> {
-    const ids = input.NetworkInterfaceIds ?? [];
-    for (const id of ids) {
-      if (!this.networkInterfaces.has(id)) throw notFound('InvalidNetworkInterfaceID.NotFound', `The networkInterface ID '${id}' does not exist`);
+  /** The consistency window (see newSecurityGroupUnseenCalls): each call that names an unseen group uses one up. */
+  private missGroupsStillPropagating(groupIds: string[]): void {
+    const unseen = groupIds.filter((id) => this.propagating.has(id));
+    for (const id of unseen) {
+      const left = this.propagating.get(id)! - 1;
+      if (left > 0) this.propagating.set(id, left);
+      else this.propagating.delete(id);
     }
-    const candidates = ids.length ? ids.map((id) => this.networkInterfaces.get(id)!) : [...this.networkInterfaces.values()];
-    return {
-      NetworkInterfaces: candidates
-        .filter((eni) =>
-          matchesFilters(input.Filters, (name) => {
-            switch (name) {
-              case 'addresses.private-ip-address':
-              case 'private-ip-address': return [eni.privateIpAddress];
-              case 'vpc-id': return [eni.vpcId];
-              case 'subnet-id': return [eni.subnetId];
-              case 'network-interface-id': return [eni.networkInterfaceId];
-              case 'group-id': return eni.groupIds;
-              case 'description': return [eni.description];
-              case 'requester-managed': return [String(eni.requesterManaged)];
-              case 'attachment.instance-id': return eni.attachment?.instanceId ? [eni.attachment.instanceId] : [];
-              case 'mac-address': return [eni.macAddress];
-              default: return tagFilter(name, eni.tags);
-            }
-          }),
-        )
-        .map((eni) => this.describeInterface(eni)),
-    };
+    if (unseen.length) throw notFound('InvalidGroup.NotFound', `The security group '${unseen[0]}' does not exist`);
+  }
+
+  private describeNetworkInterfaces(input: EC2.DescribeNetworkInterfacesRequest): Result<EC2.DescribeNetworkInterfacesResult> {
+    const { items, NextToken } = describeCall('DescribeNetworkInterfaces', input, input.NetworkInterfaceIds, this.networkInterfaces, {
+      filters: {
+        'addresses.private-ip-address': (eni) => [eni.privateIpAddress],
+        'private-ip-address': (eni) => [eni.privateIpAddress],
+        'vpc-id': (eni) => [eni.vpcId],
+        'subnet-id': (eni) => [eni.subnetId],
+        'network-interface-id': (eni) => [eni.networkInterfaceId],
+        'group-id': (eni) => eni.groupIds,
+        description: (eni) => [eni.description],
+        'requester-managed': (eni) => [String(eni.requesterManaged)],
+        'attachment.instance-id': (eni) => (eni.attachment?.instanceId ? [eni.attachment.instanceId] : []),
+        'mac-address': (eni) => [eni.macAddress],
+      },
+      tags: (eni) => eni.tags,
+      notFound: (id) => notFound('InvalidNetworkInterfaceID.NotFound', `The networkInterface ID '${id}' does not exist`),
+    });
+    return { NetworkInterfaces: items.map((eni) => this.describeInterface(eni)), NextToken };
   }
 
   private describeInterface(eni: NetworkInterfaceState): EC2.NetworkInterface {
@@ -360,6 +381,12 @@ export class Ec2Model {
   }
 
   private modifyNetworkInterfaceAttribute(input: EC2.ModifyNetworkInterfaceAttributeRequest): Result<EC2.ModifyNetworkInterfaceAttributeCommandOutput> {
+    // "You can specify only one attribute at a time" (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyNetworkInterfaceAttribute.html).
+    // Code and text as EC2 answers ModifyInstanceAttribute (hashicorp/terraform-provider-aws, internal/service/ec2/ec2_instance.go);
+    // no public source shows them for this operation.
+    const attributes = Object.keys(input).filter((key) => input[key as keyof typeof input] !== undefined && key !== 'NetworkInterfaceId' && key !== 'DryRun');
+    if (attributes.length === 0) throw invalid('InvalidParameterCombination', 'No attributes specified.');
+    if (attributes.length > 1) throw invalid('InvalidParameterCombination', `Fields for multiple attribute types specified: ${attributes.join(', ')}`);
     const eni = this.interface(input.NetworkInterfaceId);
     if (eni.requesterManaged) {
       // Documented refusal: requester-managed interfaces "can't" have their properties changed, tags excepted
@@ -433,36 +460,30 @@ export class Ec2Model {
   }
 
   private describeSecurityGroups(input: EC2.DescribeSecurityGroupsRequest): Result<EC2.DescribeSecurityGroupsResult> {
-    const ids = input.GroupIds ?? [];
-    for (const id of ids) {
-      if (!this.securityGroups.has(id)) throw notFound('InvalidGroup.NotFound', `The security group '${id}' does not exist`);
-    }
-    const candidates = ids.length ? ids.map((id) => this.securityGroups.get(id)!) : [...this.securityGroups.values()];
+    if (input.GroupNames) throw notModelledError('DescribeSecurityGroups by GroupNames (default VPC only) is not modelled; use the group-name filter');
+    const { items, NextToken } = describeCall('DescribeSecurityGroups', input, input.GroupIds, this.securityGroups, {
+      filters: {
+        'vpc-id': (group) => [group.vpcId],
+        'group-name': (group) => [group.groupName],
+        'group-id': (group) => [group.groupId],
+        description: (group) => [group.description],
+      },
+      tags: (group) => group.tags,
+      notFound: (id) => notFound('InvalidGroup.NotFound', `The security group '${id}' does not exist`),
+    });
     return {
-      SecurityGroups: candidates
-        .filter((group) =>
-          (!input.GroupNames || input.GroupNames.includes(group.groupName)) &&
-          matchesFilters(input.Filters, (name) => {
-            switch (name) {
-              case 'vpc-id': return [group.vpcId];
-              case 'group-name': return [group.groupName];
-              case 'group-id': return [group.groupId];
-              case 'description': return [group.description];
-              default: return tagFilter(name, group.tags);
-            }
-          }),
-        )
-        .map((group) => ({
-          GroupId: group.groupId,
-          GroupName: group.groupName,
-          Description: group.description,
-          VpcId: group.vpcId,
-          OwnerId: this.accountId,
-          SecurityGroupArn: `arn:aws:ec2:${this.region}:${this.accountId}:security-group/${group.groupId}`,
-          IpPermissions: toIpPermissions(group.ingress, this.accountId),
-          IpPermissionsEgress: toIpPermissions(group.egress, this.accountId),
-          Tags: toTagList(group.tags),
-        })),
+      SecurityGroups: items.map((group) => ({
+        GroupId: group.groupId,
+        GroupName: group.groupName,
+        Description: group.description,
+        VpcId: group.vpcId,
+        OwnerId: this.accountId,
+        SecurityGroupArn: `arn:aws:ec2:${this.region}:${this.accountId}:security-group/${group.groupId}`,
+        IpPermissions: toIpPermissions(group.ingress, this.accountId),
+        IpPermissionsEgress: toIpPermissions(group.egress, this.accountId),
+        Tags: toTagList(group.tags),
+      })),
+      NextToken,
     };
   }
 
@@ -480,6 +501,7 @@ export class Ec2Model {
     }
     // A new group has no inbound rules and AWS's default allow-all outbound rule.
     const group = this.addSecurityGroup({ name: input.GroupName, vpcId, description: input.Description, tags });
+    if (this.newSecurityGroupUnseenCalls > 0) this.propagating.set(group.groupId, this.newSecurityGroupUnseenCalls);
     return { GroupId: group.groupId, SecurityGroupArn: `arn:aws:ec2:${this.region}:${this.accountId}:security-group/${group.groupId}`, Tags: toTagList(tags) };
   }
 
@@ -487,37 +509,33 @@ export class Ec2Model {
     if (input.SecurityGroupRuleIds?.length) throw notModelledError('revoking security group rules by SecurityGroupRuleIds is not modelled');
     const group = input.GroupId ? this.securityGroups.get(input.GroupId) : undefined;
     if (!group) throw notFound('InvalidGroup.NotFound', `The security group '${input.GroupId}' does not exist`);
-    const unknown: SecurityGroupRule[] = [];
-    for (const rule of fromIpPermissions(input.IpPermissions ?? [])) {
-      const index = group[direction].findIndex((existing) => sameRule(existing, rule));
-      if (index === -1) unknown.push(rule);
-      else group[direction].splice(index, 1);
+    const rules = fromIpPermissions(input.IpPermissions ?? []);
+    const unknown = rules.filter((rule) => !group[direction].some((existing) => sameRule(existing, rule)));
+    // "For a default VPC, if the values you specify do not match the existing rule's values, no error is returned,
+    // and the output describes the security group rules that were not revoked." In any other VPC AWS refuses, as
+    // moto does (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RevokeSecurityGroupEgress.html).
+    if (unknown.length && !this.vpcs.get(group.vpcId)?.isDefault) {
+      throw invalid('InvalidPermission.NotFound', 'The specified rule does not exist in this security group.');
     }
-    // "If the values you specify do not match the existing rule's values, no error is returned, and the output
-    // describes the security group rules that were not revoked." (API_RevokeSecurityGroupEgress)
+    group[direction] = group[direction].filter((existing) => !rules.some((rule) => sameRule(existing, rule)));
     return unknown.length ? { Return: true, UnknownIpPermissions: toIpPermissions(unknown, this.accountId) } : { Return: true };
   }
 
   private describeNetworkAcls(input: EC2.DescribeNetworkAclsRequest): Result<EC2.DescribeNetworkAclsResult> {
-    const ids = input.NetworkAclIds ?? [];
-    for (const id of ids) {
-      if (!this.networkAcls.has(id)) throw notFound('InvalidNetworkAclID.NotFound', `The network ACL ID '${id}' does not exist`);
-    }
-    const candidates = ids.length ? ids.map((id) => this.networkAcls.get(id)!) : [...this.networkAcls.values()];
+    const { items, NextToken } = describeCall('DescribeNetworkAcls', input, input.NetworkAclIds, this.networkAcls, {
+      filters: {
+        'association.subnet-id': (acl) => acl.subnetIds,
+        'vpc-id': (acl) => [acl.vpcId],
+        'network-acl-id': (acl) => [acl.networkAclId],
+        default: (acl) => [String(acl.isDefault)],
+        'entry.rule-number': (acl) => allEntries(acl).map((e) => String(e.ruleNumber)),
+      },
+      tags: (acl) => acl.tags,
+      notFound: (id) => notFound('InvalidNetworkAclID.NotFound', `The network ACL ID '${id}' does not exist`),
+    });
     return {
-      NetworkAcls: candidates
-        .filter((acl) =>
-          matchesFilters(input.Filters, (name) => {
-            switch (name) {
-              case 'association.subnet-id': return acl.subnetIds;
-              case 'vpc-id': return [acl.vpcId];
-              case 'network-acl-id': return [acl.networkAclId];
-              case 'default': return [String(acl.isDefault)];
-              case 'entry.rule-number': return allEntries(acl).map((e) => String(e.ruleNumber));
-              default: return tagFilter(name, acl.tags);
-            }
-          }),
-        )
+      NextToken,
+      NetworkAcls: items
         .map((acl) => ({
           NetworkAclId: acl.networkAclId,
           VpcId: acl.vpcId,
@@ -543,28 +561,37 @@ export class Ec2Model {
   }
 
   private createNetworkAclEntry(input: EC2.CreateNetworkAclEntryRequest): Result<EC2.CreateNetworkAclEntryCommandOutput> {
+    // Required: NetworkAclId, RuleNumber, Protocol, RuleAction, Egress
+    // (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateNetworkAclEntry.html).
+    for (const field of ['NetworkAclId', 'RuleNumber', 'Protocol', 'RuleAction', 'Egress'] as const) {
+      if (input[field] === undefined) throw invalid('MissingParameter', `The request must contain the parameter ${field[0]!.toLowerCase()}${field.slice(1)}`);
+    }
     const acl = this.networkAcl(input.NetworkAclId);
-    const ruleNumber = input.RuleNumber ?? 0;
+    const ruleNumber = input.RuleNumber!;
     if (!Number.isInteger(ruleNumber) || ruleNumber < 1 || ruleNumber > 32766) {
       throw invalid('InvalidParameterValue', `Value (${ruleNumber}) for parameter ruleNumber is invalid. Rule numbers must be between 1 and 32766`);
     }
     if (!input.CidrBlock && !input.Ipv6CidrBlock) throw invalid('MissingParameter', 'Either CidrBlock or Ipv6CidrBlock is required');
+    if (input.CidrBlock && input.Ipv6CidrBlock) throw invalid('InvalidParameterCombination', 'Specify either CidrBlock or Ipv6CidrBlock, not both');
     if (input.RuleAction !== 'allow' && input.RuleAction !== 'deny') throw invalid('InvalidParameterValue', `Invalid rule action '${input.RuleAction}'`);
-    const egress = input.Egress ?? false;
+    const egress = input.Egress!;
     const direction = acl.entries.filter((e) => e.egress === egress);
     if (direction.some((e) => e.ruleNumber === ruleNumber)) {
       throw invalid('NetworkAclEntryAlreadyExists', `The network acl entry identified by ${ruleNumber} already exists.`);
     }
-    if (direction.length >= NETWORK_ACL_RULES_PER_DIRECTION) {
+    // The quota counts each IP family apart, its default deny included (NETWORK_ACL_RULES_PER_DIRECTION).
+    const ipv6 = Boolean(input.Ipv6CidrBlock);
+    if (direction.filter((e) => Boolean(e.ipv6CidrBlock) === ipv6).length + 1 >= NETWORK_ACL_RULES_PER_DIRECTION) {
       throw invalid('NetworkAclEntryLimitExceeded', `The maximum number of network acl entries (${NETWORK_ACL_RULES_PER_DIRECTION}) has been reached.`);
     }
     acl.entries.push({
       ruleNumber,
       egress,
-      protocol: input.Protocol ?? '-1',
+      protocol: input.Protocol!,
       ruleAction: input.RuleAction,
-      cidrBlock: input.CidrBlock,
-      ipv6CidrBlock: input.Ipv6CidrBlock,
+      // "We modify the specified CIDR block to its canonical form" (same page).
+      cidrBlock: input.CidrBlock && canonicalIpv4Cidr(input.CidrBlock),
+      ipv6CidrBlock: input.Ipv6CidrBlock && canonicalIpv6Cidr(input.Ipv6CidrBlock),
       portRange: input.PortRange && { from: input.PortRange.From ?? 0, to: input.PortRange.To ?? 65535 },
     });
     acl.entries.sort((x, y) => x.ruleNumber - y.ruleNumber);
@@ -589,26 +616,21 @@ export class Ec2Model {
   }
 
   private describeInstances(input: EC2.DescribeInstancesRequest): Result<EC2.DescribeInstancesResult> {
-    const ids = input.InstanceIds ?? [];
-    for (const id of ids) {
-      if (!this.instances.has(id)) throw notFound('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
-    }
-    const candidates = ids.length ? ids.map((id) => this.instances.get(id)!) : [...this.instances.values()];
-    const matching = candidates.filter((instance) => {
-      const eni = this.networkInterfaces.get(instance.primaryNetworkInterfaceId);
-      return matchesFilters(input.Filters, (name) => {
-        switch (name) {
-          case 'instance-id': return [instance.instanceId];
-          case 'vpc-id': return [instance.vpcId];
-          case 'subnet-id': return [instance.subnetId];
-          case 'instance-state-name': return [instance.state];
-          case 'private-ip-address': return eni ? [eni.privateIpAddress] : [];
-          case 'network-interface.network-interface-id': return eni ? [eni.networkInterfaceId] : [];
-          default: return tagFilter(name, instance.tags);
-        }
-      });
+    const primaryInterface = (instance: InstanceState) => this.networkInterfaces.get(instance.primaryNetworkInterfaceId);
+    const { items: matching, NextToken } = describeCall('DescribeInstances', input, input.InstanceIds, this.instances, {
+      filters: {
+        'instance-id': (instance) => [instance.instanceId],
+        'vpc-id': (instance) => [instance.vpcId],
+        'subnet-id': (instance) => [instance.subnetId],
+        'instance-state-name': (instance) => [instance.state],
+        'private-ip-address': (instance) => valuesOf(primaryInterface(instance)?.privateIpAddress),
+        'network-interface.network-interface-id': (instance) => valuesOf(primaryInterface(instance)?.networkInterfaceId),
+      },
+      tags: (instance) => instance.tags,
+      notFound: (id) => notFound('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`),
     });
     return {
+      NextToken,
       Reservations: matching.map((instance) => {
         const eni = this.networkInterfaces.get(instance.primaryNetworkInterfaceId);
         const groups = (eni?.groupIds ?? []).map((id) => ({ GroupId: id, GroupName: this.securityGroups.get(id)?.groupName }));
@@ -647,24 +669,19 @@ export class Ec2Model {
   }
 
   private describeSubnets(input: EC2.DescribeSubnetsRequest): Result<EC2.DescribeSubnetsResult> {
-    const ids = input.SubnetIds ?? [];
-    for (const id of ids) {
-      if (!this.subnets.has(id)) throw notFound('InvalidSubnetID.NotFound', `The subnet ID '${id}' does not exist`);
-    }
-    const candidates = ids.length ? ids.map((id) => this.subnets.get(id)!) : [...this.subnets.values()];
+    const { items, NextToken } = describeCall('DescribeSubnets', input, input.SubnetIds, this.subnets, {
+      filters: {
+        'vpc-id': (subnet) => [subnet.vpcId],
+        'subnet-id': (subnet) => [subnet.subnetId],
+        'availability-zone': (subnet) => [subnet.availabilityZone],
+        'cidr-block': (subnet) => [subnet.cidrBlock],
+      },
+      tags: (subnet) => ({ Name: subnet.name }),
+      notFound: (id) => notFound('InvalidSubnetID.NotFound', `The subnet ID '${id}' does not exist`),
+    });
     return {
-      Subnets: candidates
-        .filter((subnet) =>
-          matchesFilters(input.Filters, (name) => {
-            switch (name) {
-              case 'vpc-id': return [subnet.vpcId];
-              case 'subnet-id': return [subnet.subnetId];
-              case 'availability-zone': return [subnet.availabilityZone];
-              case 'cidr-block': return [subnet.cidrBlock];
-              default: return undefined;
-            }
-          }),
-        )
+      NextToken,
+      Subnets: items
         .map((subnet) => ({
           SubnetId: subnet.subnetId,
           VpcId: subnet.vpcId,
@@ -677,6 +694,51 @@ export class Ec2Model {
           Tags: [{ Key: 'Name', Value: subnet.name }],
         })),
     };
+  }
+}
+
+function invalidCidr(cidr: string): Error {
+  return invalid('InvalidParameterValue', `Value (${cidr}) for parameter cidrBlock is invalid. This is not a valid CIDR block.`);
+}
+
+/** `10.0.1.7/24` → `10.0.1.0/24`: host bits cleared, octets without leading zeros. */
+function canonicalIpv4Cidr(cidr: string): string {
+  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
+  const octets = match?.slice(1, 5).map(Number) ?? [];
+  const bits = Number(match?.[5]);
+  if (!match || octets.some((o) => o > 255) || bits > 32) throw invalidCidr(cidr);
+  const address = octets.reduce((n, o) => n * 256 + o, 0);
+  const size = 2 ** (32 - bits);
+  const network = Math.floor(address / size) * size;
+  return `${[24, 16, 8, 0].map((shift) => Math.floor(network / 2 ** shift) % 256).join('.')}/${bits}`;
+}
+
+/** `2001:DB8::1/64` → `2001:db8::/64`: host bits cleared, RFC 5952 text (Node's URL parser writes that form). */
+function canonicalIpv6Cidr(cidr: string): string {
+  const [address = '', bitsText = ''] = cidr.split('/');
+  const bits = Number(bitsText);
+  if (!isIPv6(address) || !/^\d{1,3}$/.test(bitsText) || bits > 128) throw invalidCidr(cidr);
+  const groups = new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  const [head = '', tail] = groups.split('::');
+  const parts = (text: string) => (text ? text.split(':') : []);
+  const missing = 8 - parts(head).length - parts(tail ?? '').length;
+  const full = [...parts(head), ...Array<string>(tail === undefined ? 0 : missing).fill('0'), ...parts(tail ?? '')];
+  const value = full.reduce((n, group) => (n << 16n) | BigInt(parseInt(group, 16)), 0n);
+  const network = (value >> BigInt(128 - bits)) << BigInt(128 - bits);
+  const hex = network.toString(16).padStart(32, '0').match(/.{4}/g)!.join(':');
+  return `${new URL(`http://[${hex}]/`).hostname.slice(1, -1)}/${bits}`;
+}
+
+/** The security group ids a call names, for the consistency window after CreateSecurityGroup. */
+function groupIdsNamedBy(operation: string, input: OperationInput): string[] {
+  switch (operation) {
+    case 'RevokeSecurityGroupEgress':
+    case 'RevokeSecurityGroupIngress': return valuesOf((input as EC2.RevokeSecurityGroupEgressRequest).GroupId);
+    case 'ModifyNetworkInterfaceAttribute': return (input as EC2.ModifyNetworkInterfaceAttributeRequest).Groups ?? [];
+    case 'DescribeSecurityGroups': return (input as EC2.DescribeSecurityGroupsRequest).GroupIds ?? [];
+    case 'CreateTags':
+    case 'DeleteTags': return (input as EC2.CreateTagsRequest).Resources ?? [];
+    default: return [];
   }
 }
 
@@ -700,28 +762,132 @@ function notFoundCodeFor(resourceId: string): string {
   return (prefix && kinds[prefix]) ?? 'InvalidID';
 }
 
-/**
- * EC2 filter semantics: every filter must match; within a filter any value may match; values may use `*` and `?`.
- * An unknown filter name is an error, as AWS answers `InvalidParameterValue` for it.
- */
-function matchesFilters(filters: EC2.Filter[] | undefined, valuesOf: (name: string) => string[] | undefined): boolean {
-  return (filters ?? []).every((filter) => {
-    const actual = valuesOf(filter.Name ?? '');
-    if (actual === undefined) throw invalid('InvalidParameterValue', `The filter '${filter.Name}' is invalid`);
-    return (filter.Values ?? []).some((wanted) => {
-      const pattern = new RegExp(`^${wanted.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
-      return actual.some((value) => pattern.test(value));
-    });
-  });
+function valuesOf(value: string | undefined): string[] {
+  return value === undefined ? [] : [value];
 }
 
-function tagFilter(name: string, tags: Record<string, string>): string[] | undefined {
-  if (name.startsWith('tag:')) {
-    const value = tags[name.slice(4)];
-    return value === undefined ? [] : [value];
+/**
+ * Filter names AWS documents for each Describe call the account models (the Filters lists of the API reference, as
+ * the SDK's EC2 models carry them). A name in this list that the model does not evaluate is a gap in the simulator,
+ * answered as such; any other name is an error in the request, answered as AWS does. `tag:<key>` is always known.
+ */
+const AWS_FILTERS: Record<DescribeOperation, string> = {
+  DescribeNetworkInterfaces:
+    'association.allocation-id association.association-id addresses.association.owner-id addresses.association.public-ip addresses.primary ' +
+    'addresses.private-ip-address association.ip-owner-id association.public-ip association.public-dns-name attachment.attach-time ' +
+    'attachment.attachment-id attachment.delete-on-termination attachment.device-index attachment.instance-id attachment.instance-owner-id ' +
+    'attachment.status availability-zone availability-zone-id description group-id ipv6-addresses.ipv6-address interface-type mac-address ' +
+    'network-interface-id operator.managed operator.principal owner-id private-dns-name private-ip-address requester-id requester-managed ' +
+    'source-dest-check status subnet-id tag-key vpc-id',
+  DescribeSecurityGroups:
+    'description egress.ip-permission.cidr egress.ip-permission.from-port egress.ip-permission.group-id egress.ip-permission.group-name ' +
+    'egress.ip-permission.ipv6-cidr egress.ip-permission.prefix-list-id egress.ip-permission.protocol egress.ip-permission.to-port ' +
+    'egress.ip-permission.user-id group-id group-name ip-permission.cidr ip-permission.from-port ip-permission.group-id ' +
+    'ip-permission.group-name ip-permission.ipv6-cidr ip-permission.prefix-list-id ip-permission.protocol ip-permission.to-port ' +
+    'ip-permission.user-id owner-id tag-key vpc-id',
+  DescribeNetworkAcls:
+    'association.association-id association.network-acl-id association.subnet-id default entry.cidr entry.icmp.code entry.icmp.type ' +
+    'entry.ipv6-cidr entry.port-range.from entry.port-range.to entry.protocol entry.rule-action entry.egress entry.rule-number ' +
+    'network-acl-id owner-id tag-key vpc-id',
+  // DescribeInstances documents 135 names; the families below cover them with their plain names.
+  DescribeInstances:
+    'affinity architecture availability-zone availability-zone-id block-device-mapping.* boot-mode capacity-reservation-id ' +
+    'capacity-reservation-specification.* client-token current-instance-boot-mode dns-name ebs-optimized ena-support ' +
+    'enclave-options.enabled hibernation-options.configured host-id hypervisor iam-instance-profile.arn iam-instance-profile.id image-id ' +
+    'instance-id instance-lifecycle instance-state-code instance-state-name instance-type instance.group-id instance.group-name ' +
+    'ip-address ipv6-address kernel-id key-name launch-index launch-time maintenance-options.auto-recovery metadata-options.* ' +
+    'monitoring-state network-interface.* network-performance-options.bandwidth-weighting operator.managed operator.principal outpost-arn ' +
+    'owner-id placement-group-name placement-partition-number platform platform-details private-dns-name private-dns-name-options.* ' +
+    'private-ip-address product-code product-code.type ramdisk-id reason requester-id reservation-id root-device-name root-device-type ' +
+    'source-dest-check spot-instance-request-id state-reason-code state-reason-message subnet-id tag-key tenancy tpm-support ' +
+    'usage-operation usage-operation-update-time virtualization-type vpc-id',
+  DescribeSubnets:
+    'availability-zone availability-zone-id available-ip-address-count cidr-block customer-owned-ipv4-pool default-for-az enable-dns64 ' +
+    'enable-lni-at-device-index ipv6-cidr-block-association.ipv6-cidr-block ipv6-cidr-block-association.association-id ' +
+    'ipv6-cidr-block-association.state ipv6-native map-customer-owned-ip-on-launch map-public-ip-on-launch outpost-arn owner-id ' +
+    'private-dns-name-options-on-launch.hostname-type private-dns-name-options-on-launch.enable-resource-name-dns-a-record ' +
+    'private-dns-name-options-on-launch.enable-resource-name-dns-aaaa-record state subnet-arn subnet-id tag-key vpc-id',
+};
+
+function isAwsFilter(operation: DescribeOperation, name: string): boolean {
+  return name.startsWith('tag:') || AWS_FILTERS[operation].split(' ').some((known) => known === name || (known.endsWith('.*') && name.startsWith(known.slice(0, -1))));
+}
+
+/**
+ * The largest MaxResults each call accepts ("Valid Range: Minimum value of 5", API reference of each operation, e.g.
+ * https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeNetworkAcls.html caps it at 100).
+ */
+const MAX_PAGE_SIZE: Record<DescribeOperation, number> = {
+  DescribeNetworkInterfaces: 1000,
+  DescribeSecurityGroups: 1000,
+  DescribeNetworkAcls: 100,
+  DescribeInstances: 1000,
+  DescribeSubnets: 1000,
+};
+type DescribeOperation = 'DescribeNetworkInterfaces' | 'DescribeSecurityGroups' | 'DescribeNetworkAcls' | 'DescribeInstances' | 'DescribeSubnets';
+/** "You cannot specify this parameter and the ... IDs parameter in the same request" (MaxResults of these two). */
+const IDS_EXCLUDE_PAGING = new Set<DescribeOperation>(['DescribeNetworkInterfaces', 'DescribeInstances']);
+
+interface DescribeModel<T> {
+  /** The filters the simulator evaluates, by name. */
+  filters: Record<string, (item: T) => string[]>;
+  tags: (item: T) => Record<string, string>;
+  notFound: (id: string) => Error;
+}
+
+/**
+ * One EC2 Describe call: ids (each must exist), filters, then paging.
+ * - Filter semantics: every filter must match; within one, any value; values may use `*` and `?`.
+ * - Without MaxResults every item is returned ("If this parameter is not specified, then all items are returned",
+ *   API_DescribeSecurityGroups; EC2 calls this unpaginated, https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-pagination.html).
+ * - With it, the page is cut before filtering, so a page may hold fewer items than asked, or none, and still carry a
+ *   NextToken: callers must page until NextToken is absent, as that guide's example does.
+ */
+function describeCall<T>(
+  operation: DescribeOperation,
+  input: { Filters?: EC2.Filter[]; MaxResults?: number; NextToken?: string },
+  ids: string[] | undefined,
+  all: Map<string, T>,
+  model: DescribeModel<T>,
+): { items: T[]; NextToken?: string } {
+  for (const { Name: name = '' } of input.Filters ?? []) {
+    if (model.filters[name] || name.startsWith('tag:') || name === 'tag-key') continue;
+    if (isAwsFilter(operation, name)) throw notModelledError(`ec2:${operation} filter '${name}' is an AWS filter the simulated account does not model`);
+    throw invalid('InvalidParameterValue', `The filter '${name}' is invalid`);
   }
-  if (name === 'tag-key') return Object.keys(tags);
-  return undefined;
+  for (const id of ids ?? []) if (!all.has(id)) throw model.notFound(id);
+  if (ids?.length && input.MaxResults !== undefined && IDS_EXCLUDE_PAGING.has(operation)) {
+    throw invalid('InvalidParameterCombination', `The parameter ${operation === 'DescribeInstances' ? 'instancesSet' : 'networkInterfaceIdSet'} cannot be used with the parameter maxResults`);
+  }
+  const candidates = ids?.length ? ids.map((id) => all.get(id)!) : [...all.values()];
+  const { page, NextToken } = pageOf(operation, candidates, input);
+  const matches = (item: T) =>
+    (input.Filters ?? []).every(({ Name: name = '', Values: wanted = [] }) => {
+      const tags = model.tags(item);
+      const actual = model.filters[name]?.(item) ?? (name === 'tag-key' ? Object.keys(tags) : valuesOf(tags[name.slice(4)]));
+      return wanted.some((value) => {
+        const pattern = new RegExp(`^${value.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+        return actual.some((candidate) => pattern.test(candidate));
+      });
+    });
+  return { items: page.filter(matches), NextToken };
+}
+
+function pageOf<T>(operation: DescribeOperation, items: T[], input: { MaxResults?: number; NextToken?: string }): { page: T[]; NextToken?: string } {
+  const max = MAX_PAGE_SIZE[operation];
+  const size = input.MaxResults ?? items.length;
+  if (input.MaxResults !== undefined && (!Number.isInteger(size) || size < 5 || size > max)) {
+    throw invalid('InvalidParameterValue', `Value ( ${input.MaxResults} ) for parameter maxResults is invalid. Expecting a value between 5 and ${max}.`);
+  }
+  let start = 0;
+  if (input.NextToken !== undefined) {
+    const match = new RegExp(`^${operation}:(\\d+)$`).exec(Buffer.from(input.NextToken, 'base64').toString());
+    // moto's code and text (moto/ec2/exceptions.py InvalidNextToken); AWS's is not documented.
+    if (!match) throw invalid('InvalidNextToken', `The token '${input.NextToken}' is invalid`);
+    start = Number(match[1]);
+  }
+  const end = start + size;
+  return { page: items.slice(start, end), NextToken: end < items.length ? Buffer.from(`${operation}:${end}`).toString('base64') : undefined };
 }
 
 function toTagList(tags: Record<string, string>): EC2.Tag[] {

@@ -2,7 +2,7 @@ import { CreateTagsCommand, DeleteTagsCommand, ModifyNetworkInterfaceAttributeCo
 import { z } from 'zod';
 import { awsErrorCode, refusedOrFailed } from '../aws/errors';
 import { applyNetworkAclDeny, networkAclForSubnet, planNetworkAclDeny, removeNetworkAclDeny, RuleNumberTaken, type NetworkAclDeny } from '../aws/network-acl';
-import { quarantineSecurityGroupId } from '../aws/quarantine-security-group';
+import { quarantineSecurityGroup, QuarantineGroupNotEmpty, type QuarantineGroup } from '../aws/quarantine-security-group';
 import type { ActionRecord } from '../ledger';
 import type { ActionOutcome } from '../notification';
 import type { InterfaceState, TaskState } from '../task-state';
@@ -39,7 +39,19 @@ function isolationInterface(task: TaskState, params: Params): { eni: InterfaceSt
 async function swapSecurityGroups(runtime: ActionRuntime, task: TaskState, eni: InterfaceState): Promise<ActionOutcome> {
   const step = `${ACTION}:security-group`;
   const target = `task:${task.taskArn}`;
-  const { groupId } = await quarantineSecurityGroupId(runtime.clients, eni.vpcId, runtime.config.quarantineSecurityGroups);
+  let quarantine: QuarantineGroup;
+  try {
+    quarantine = await quarantineSecurityGroup(runtime.clients, eni.vpcId, runtime.config.quarantineSecurityGroups);
+  } catch (error) {
+    // No usable empty group: nothing changed on the interface, and the ladder goes on to its next rung.
+    const outcome =
+      error instanceof QuarantineGroupNotEmpty
+        ? { action: ACTION, status: 'failed' as const, mechanism: 'security-group', errorCode: error.name, detail: `not used: ${error.message}`, target }
+        : refusedOrFailed(ACTION, 'security-group', error, target);
+    await runtime.ledger.recordOutcome(runtime.audit, step, outcome, target);
+    return outcome;
+  }
+  const { groupId } = quarantine;
   const own = await runtime.ledger.actionRecord(runtime.audit.ledgerId, step);
   if ((!own || own.status === 'released') && eni.groups.length === 1 && eni.groups[0] === groupId) {
     // Another response holds this quarantine: its record keeps the original groups; this one must not record the quarantine as "original".
@@ -58,7 +70,8 @@ async function swapSecurityGroups(runtime: ActionRuntime, task: TaskState, eni: 
     // The interface says what it had, for anyone reading the console; the ledger is the source of truth.
     await runtime.clients.ec2.send(new CreateTagsCommand({ Resources: [eni.id], Tags: [{ Key: ORIGINAL_GROUPS_TAG, Value: original.join(',') }] }));
     await runtime.clients.ec2.send(new ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: eni.id, Groups: [groupId] }));
-    outcome = { action: ACTION, status: 'applied', mechanism: 'security-group', detail: `${eni.id} moved from ${original.join(', ') || 'no groups'} to quarantine group ${groupId}`, target };
+    const repaired = quarantine.repaired.length ? ` (its rules ${quarantine.repaired.join('; ')} were revoked first)` : '';
+    outcome = { action: ACTION, status: 'applied', mechanism: 'security-group', detail: `${eni.id} moved from ${original.join(', ') || 'no groups'} to quarantine group ${groupId}${repaired}`, target };
   } catch (error) {
     outcome = refusedOrFailed(ACTION, 'security-group', error, target);
     if (outcome.status === 'unsupported') {
@@ -124,7 +137,7 @@ export const isolateTask = defineAction({
   params: Params,
   permissions: [
     { actions: ['ec2:ModifyNetworkInterfaceAttribute', 'ec2:CreateTags', 'ec2:DeleteTags'], scope: 'network-interface' },
-    { actions: ['ec2:CreateSecurityGroup', 'ec2:RevokeSecurityGroupEgress', 'ec2:CreateTags'], scope: 'security-group' },
+    { actions: ['ec2:CreateSecurityGroup', 'ec2:RevokeSecurityGroupEgress', 'ec2:RevokeSecurityGroupIngress', 'ec2:CreateTags'], scope: 'security-group' },
     { actions: ['ec2:CreateNetworkAclEntry', 'ec2:DeleteNetworkAclEntry'], scope: 'network-acl' },
     { actions: ['ecs:StopTask'], scope: 'ecs-task-in-cluster' },
   ],

@@ -2,6 +2,7 @@ import {
   CreateNetworkAclEntryCommand,
   DeleteNetworkAclEntryCommand,
   DescribeNetworkAclsCommand,
+  paginateDescribeNetworkAcls,
   type NetworkAcl,
 } from '@aws-sdk/client-ec2';
 import { awsErrorCode } from './errors';
@@ -18,9 +19,18 @@ export interface NetworkAclDeny {
   egressRule: number;
 }
 
+/**
+ * The network ACL associated with the subnet. Paged as AWS advises for filtered Describe calls
+ * (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-pagination.html): a page may hold no match and still
+ * carry a NextToken, so the search goes on until the match or the last page. 100 is DescribeNetworkAcls's largest page.
+ */
 export async function networkAclForSubnet(clients: AwsClients, subnetId: string): Promise<NetworkAcl | undefined> {
-  const out = await clients.ec2.send(new DescribeNetworkAclsCommand({ Filters: [{ Name: 'association.subnet-id', Values: [subnetId] }] }));
-  return out.NetworkAcls?.[0];
+  const pages = paginateDescribeNetworkAcls({ client: clients.ec2, pageSize: 100 }, { Filters: [{ Name: 'association.subnet-id', Values: [subnetId] }] });
+  for await (const page of pages) {
+    const acl = page.NetworkAcls?.[0];
+    if (acl) return acl;
+  }
+  return undefined;
 }
 
 export type RulePick = 'lowest' | 'random';
