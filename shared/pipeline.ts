@@ -119,7 +119,7 @@ export async function respond(request: ResponseRequest, deps: PipelineDeps): Pro
             requestedBy,
             evidenceBucket: deps.config.evidenceBucket,
             at: now(),
-            notes: task.found ? [] : ['DescribeTasks did not find the task: it has already stopped and been cleaned up.'],
+            notes: task.found ? [] : [task.notFoundReason ?? 'DescribeTasks did not find the task.'],
           }),
           ...(finding.source === 'runbook' ? { kind: 'runbook' as const, reason: request.reason, ticket: request.ticket } : {}),
         }),

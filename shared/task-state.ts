@@ -25,6 +25,8 @@ export interface InterfaceState {
 /** What the responder knows about a task before it plans: read-only, gathered once per event. */
 export interface TaskState {
   found: boolean;
+  /** When not found: why, in words for the notification (the task is gone, or its cluster is). */
+  notFoundReason?: string;
   taskArn: string;
   clusterArn: string;
   lastStatus?: string;
@@ -96,8 +98,25 @@ export const TASK_STATE_READS = [
   'ec2:DescribeInstances',
 ] as const;
 
-function notFound(ref: Pick<TaskReference, 'arn' | 'clusterArn'>): TaskState {
-  return { found: false, taskArn: ref.arn, clusterArn: ref.clusterArn, containers: [], tags: {}, raw: {} };
+function notFound(ref: Pick<TaskReference, 'arn' | 'clusterArn'>, notFoundReason: string): TaskState {
+  return { found: false, notFoundReason, taskArn: ref.arn, clusterArn: ref.clusterArn, containers: [], tags: {}, raw: {} };
+}
+
+const TASK_GONE = 'DescribeTasks did not find the task: it has already stopped and been cleaned up.';
+
+/**
+ * DescribeTasks for one task; undefined when ECS no longer has it. A cluster that no longer exists (or never did:
+ * GuardDuty's sample findings name one) is ClusterNotFoundException
+ * (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeTasks.html), and means the same: no task.
+ */
+async function describeOneTask(clients: AwsClients, ref: Pick<TaskReference, 'arn' | 'clusterArn'>): Promise<{ task?: Task; notFoundReason: string }> {
+  try {
+    const out = await clients.ecs.send(new DescribeTasksCommand({ cluster: ref.clusterArn, tasks: [ref.arn], include: ['TAGS'] }));
+    return { task: out.tasks?.[0], notFoundReason: TASK_GONE };
+  } catch (error) {
+    if (awsErrorCode(error) !== 'ClusterNotFoundException') throw error;
+    return { notFoundReason: `ECS has no cluster ${ref.clusterArn} (ClusterNotFoundException): the task is not found.` };
+  }
 }
 
 /** What DescribeTasks alone says about a task. */
@@ -121,16 +140,14 @@ function describedTask(ref: Pick<TaskReference, 'arn' | 'clusterArn'>, task: Tas
  * It reads no interface or task definition.
  */
 export async function describeTaskBrief(clients: AwsClients, ref: Pick<TaskReference, 'arn' | 'clusterArn'>): Promise<TaskState> {
-  const out = await clients.ecs.send(new DescribeTasksCommand({ cluster: ref.clusterArn, tasks: [ref.arn], include: ['TAGS'] }));
-  const task = out.tasks?.[0];
-  return task ? describedTask(ref, task) : notFound(ref);
+  const { task, notFoundReason } = await describeOneTask(clients, ref);
+  return task ? describedTask(ref, task) : notFound(ref, notFoundReason);
 }
 
 /** GuardDuty names the task but not its interface, IP or image digest: DescribeTasks and friends give those. */
 export async function readTaskState(clients: AwsClients, ref: Pick<TaskReference, 'arn' | 'clusterArn'>): Promise<TaskState> {
-  const out = await clients.ecs.send(new DescribeTasksCommand({ cluster: ref.clusterArn, tasks: [ref.arn], include: ['TAGS'] }));
-  const task = out.tasks?.[0];
-  if (!task) return notFound(ref);
+  const { task, notFoundReason } = await describeOneTask(clients, ref);
+  if (!task) return notFound(ref, notFoundReason);
 
   const definition = task.taskDefinitionArn
     ? (await clients.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: task.taskDefinitionArn }))).taskDefinition

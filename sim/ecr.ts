@@ -1,5 +1,6 @@
 import type * as ECR from '@aws-sdk/client-ecr';
 import { sha256Digest } from './ids';
+import { checkBatchSize, pageOf } from './pagination';
 import { serviceError } from './service-error';
 import type { OperationInput } from './service-error';
 
@@ -10,6 +11,11 @@ export interface RepositoryState {
   repositoryArn: string;
   imageTagMutability: 'MUTABLE' | 'IMMUTABLE';
   createdAt: Date;
+  /**
+   * Refuse ARCHIVE with ImageStorageClassUpdateNotSupportedException. The API lists that error but not when it is
+   * raised (API_UpdateImageStorageClass), so a test sets this to reach the responder's tag fallback without faults.
+   */
+  refusesArchive?: boolean;
 }
 
 export interface ImageState {
@@ -23,7 +29,15 @@ export interface ImageState {
   imageStatus: 'ACTIVE' | 'ARCHIVED' | 'ACTIVATING';
   lastArchivedAt?: Date;
   lastActivatedAt?: Date;
+  /** While ACTIVATING: the simulated time (ms, see EcrModel.advance) the restore completes. */
+  activeAtMs?: number;
 }
+
+/**
+ * "Restoring an image typically takes up to 20 minutes … the image remains archived and cannot be pulled until
+ * restore completes" (https://docs.aws.amazon.com/AmazonECR/latest/userguide/restore-image.html).
+ */
+const RESTORE_MS = 20 * 60_000;
 
 export type PullResult = { ok: true } | { ok: false; reason: string };
 
@@ -37,6 +51,8 @@ export class EcrModel {
   readonly repositories = new Map<string, RepositoryState>();
   /** repository name → digest → image */
   readonly images = new Map<string, Map<string, ImageState>>();
+  /** Simulated time (ms) restores run on: it moves only through `advance` and `settle`, so tests are deterministic. */
+  private elapsedMs = 0;
 
   constructor(
     private readonly accountId: string,
@@ -87,12 +103,34 @@ export class EcrModel {
   }
 
   image(repository: string, digest: string): ImageState | undefined {
-    const image = this.images.get(repository)?.get(digest);
-    if (image) this.settle(image);
-    return image;
+    return this.images.get(repository)?.get(digest);
   }
 
-  /** What ECS gets when it pulls an image by digest: archived images fail with 404 (archive-image.html). */
+  /** Makes UpdateImageStorageClass ARCHIVE refuse (or accept again) in this repository. */
+  setArchiveRefused(repository: string, refused = true): void {
+    this.createRepository(repository).refusesArchive = refused;
+  }
+
+  /** Lets `ms` of simulated time pass: restores that fall due become ACTIVE. */
+  advance(ms: number): void {
+    this.elapsedMs += ms;
+    for (const image of [...this.images.values()].flatMap((images) => [...images.values()])) {
+      if (image.imageStatus === 'ACTIVATING' && image.activeAtMs! <= this.elapsedMs) this.activate(image);
+    }
+  }
+
+  /** Lets every restore finish: `account.ecr.settle()`. */
+  settle(): void {
+    this.advance(RESTORE_MS);
+  }
+
+  private activate(image: ImageState): void {
+    image.imageStatus = 'ACTIVE';
+    image.activeAtMs = undefined;
+    image.lastActivatedAt = this.now();
+  }
+
+  /** What ECS gets when it pulls an image by digest: archived and still-restoring images fail with 404 (archive-image.html, restore-image.html). */
   pull(repository: string, digest: string): PullResult {
     const image = this.image(repository, digest);
     const reference = `${this.accountId}.dkr.ecr.${this.region}.amazonaws.com/${repository}@${digest}`;
@@ -130,14 +168,7 @@ export class EcrModel {
     const byDigest = id.imageDigest ? images.get(id.imageDigest) : undefined;
     const byTag = id.imageTag ? [...images.values()].find((i) => i.imageTags.includes(id.imageTag!)) : undefined;
     if (id.imageDigest && id.imageTag) return byDigest && byDigest === byTag ? byDigest : undefined;
-    const image = byDigest ?? byTag;
-    if (image) this.settle(image);
-    return image;
-  }
-
-  /** A restore (ACTIVATING) completes by the next time anyone looks: the simulator does not model its duration. */
-  private settle(image: ImageState): void {
-    if (image.imageStatus === 'ACTIVATING') image.imageStatus = 'ACTIVE';
+    return byDigest ?? byTag;
   }
 
   private imageNotFound(repositoryName: string | undefined, id: ECR.ImageIdentifier): Error {
@@ -163,7 +194,6 @@ export class EcrModel {
   private listed(images: Map<string, ImageState>, filter: { tagStatus?: string; imageStatus?: string } | undefined): ImageState[] {
     const status = filter?.imageStatus ?? 'ACTIVE';
     return [...images.values()]
-      .map((image) => (this.settle(image), image))
       .filter((image) => status === 'ANY' || image.imageStatus === status)
       .filter((image) => {
         if (filter?.tagStatus === 'TAGGED') return image.imageTags.length > 0;
@@ -174,7 +204,13 @@ export class EcrModel {
 
   private describeImages(input: ECR.DescribeImagesRequest): Result<ECR.DescribeImagesResponse> {
     const images = this.repo(input.repositoryName);
-    if (input.imageIds?.length) {
+    if (input.imageIds) {
+      // imageIds: 1 to 100 items; maxResults and nextToken "cannot be used when you specify images with imageIds"
+      // (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeImages.html).
+      checkBatchSize('ecr', 'imageIds', input.imageIds, 100);
+      if (input.maxResults !== undefined || input.nextToken !== undefined) {
+        throw serviceError('ecr', 'InvalidParameterException', 400, 'maxResults and nextToken cannot be used with imageIds.');
+      }
       // Asking by id returns the image whatever its storage class (archived images stay visible, archive-image.html).
       return {
         imageDetails: input.imageIds.map((id) => {
@@ -184,20 +220,24 @@ export class EcrModel {
         }),
       };
     }
-    return { imageDetails: this.listed(images, input.filter).map((image) => this.detail(image)) };
+    // Up to 1000 per page, 100 when maxResults is not given (API_DescribeImages).
+    const { page, nextToken } = pageOf('ecr', this.listed(images, input.filter), input, { defaultSize: 100, maxSize: 1000 });
+    return { imageDetails: page.map((image) => this.detail(image)), nextToken };
   }
 
+  /** Up to 1000 per page, 100 when maxResults is not given (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_ListImages.html). */
   private listImages(input: ECR.ListImagesRequest): Result<ECR.ListImagesResponse> {
     const images = this.repo(input.repositoryName);
-    return {
-      imageIds: this.listed(images, input.filter).flatMap((image) =>
-        image.imageTags.length ? image.imageTags.map((imageTag) => ({ imageDigest: image.imageDigest, imageTag })) : [{ imageDigest: image.imageDigest }],
-      ),
-    };
+    const imageIds = this.listed(images, input.filter).flatMap((image) =>
+      image.imageTags.length ? image.imageTags.map((imageTag) => ({ imageDigest: image.imageDigest, imageTag })) : [{ imageDigest: image.imageDigest }],
+    );
+    const { page, nextToken } = pageOf('ecr', imageIds, input, { defaultSize: 100, maxSize: 1000 });
+    return { imageIds: page, nextToken };
   }
 
   private batchGetImage(input: ECR.BatchGetImageRequest): Result<ECR.BatchGetImageResponse> {
     const images = this.repo(input.repositoryName);
+    checkBatchSize('ecr', 'imageIds', input.imageIds, 100); // 1 to 100 items (API_BatchGetImage)
     const result: Result<ECR.BatchGetImageResponse> = { images: [], failures: [] };
     for (const id of input.imageIds ?? []) {
       const image = this.find(images, id);
@@ -244,10 +284,8 @@ export class EcrModel {
     if (holder) holder.imageTags = holder.imageTags.filter((t) => t !== tag);
     const image = existing ?? this.putImage({ repository: input.repositoryName!, digest, manifest: input.imageManifest });
     if (tag && !image.imageTags.includes(tag)) image.imageTags.push(tag);
-    if (wasArchived) {
-      image.imageStatus = 'ACTIVE';
-      image.lastActivatedAt = this.now();
-    }
+    // "When you push an image that is currently archived, that image will be restored immediately" (restore-image.html).
+    if (wasArchived) this.activate(image);
     if (input.imageManifestMediaType) image.manifestMediaType = input.imageManifestMediaType;
     this.emitAction('PUSH', image, tag);
     return {
@@ -263,6 +301,7 @@ export class EcrModel {
 
   private batchDeleteImage(input: ECR.BatchDeleteImageRequest): Result<ECR.BatchDeleteImageResponse> {
     const images = this.repo(input.repositoryName);
+    checkBatchSize('ecr', 'imageIds', input.imageIds, 100); // 1 to 100 items (API_BatchDeleteImage)
     const result: Result<ECR.BatchDeleteImageResponse> = { imageIds: [], failures: [] };
     for (const id of input.imageIds ?? []) {
       if (!id.imageDigest && !id.imageTag) {
@@ -301,14 +340,19 @@ export class EcrModel {
     }
     const image = input.imageId ? this.find(images, input.imageId) : undefined;
     if (!image) throw this.imageNotFound(input.repositoryName, input.imageId ?? {});
+    const repository = this.repositories.get(image.repositoryName)!;
+    if (input.targetStorageClass === 'ARCHIVE' && (repository.refusesArchive || image.imageStatus === 'ACTIVATING')) {
+      // Archiving an image that is still being restored is not documented either: refused here, the strict choice.
+      throw serviceError('ecr', 'ImageStorageClassUpdateNotSupportedException', 400, `The requested image storage class update is not supported (image status ${image.imageStatus}).`);
+    }
     // Repeating a transition to the class the image is already in is treated as a no-op; AWS does not document it.
-    if (input.targetStorageClass === 'ARCHIVE' && image.imageStatus !== 'ARCHIVED') {
+    if (input.targetStorageClass === 'ARCHIVE' && image.imageStatus === 'ACTIVE') {
       image.imageStatus = 'ARCHIVED';
       image.lastArchivedAt = this.now();
     } else if (input.targetStorageClass === 'STANDARD' && image.imageStatus === 'ARCHIVED') {
-      // Restores are asynchronous: AWS answers ACTIVATING (API_UpdateImageStorageClass).
+      // Restores are asynchronous: ACTIVATING until RESTORE_MS of simulated time has passed (restore-image.html).
       image.imageStatus = 'ACTIVATING';
-      image.lastActivatedAt = this.now();
+      image.activeAtMs = this.elapsedMs + RESTORE_MS;
     }
     return {
       registryId: this.accountId,

@@ -2,6 +2,7 @@ import type * as ECS from '@aws-sdk/client-ecs';
 import type { Ec2Model } from './ec2';
 import type { EcrModel } from './ecr';
 import { IdSource, hashHex, sha256Digest } from './ids';
+import { checkBatchSize, pageOf } from './pagination';
 import { notModelledError, serviceError } from './service-error';
 import type { OperationInput } from './service-error';
 
@@ -10,6 +11,23 @@ type Tags = Record<string, string>;
 
 export type NetworkMode = 'awsvpc' | 'bridge' | 'host' | 'none';
 export type LaunchType = 'FARGATE' | 'EC2';
+export type TaskLastStatus = 'RUNNING' | 'DEACTIVATING' | 'STOPPING' | 'DEPROVISIONING' | 'STOPPED';
+
+/**
+ * How a stop unfolds (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-lifecycle-explanation.html):
+ * desiredStatus STOPPED at once, then lastStatus DEACTIVATING (load balancer deregistration), STOPPING (SIGTERM, and
+ * SIGKILL after the stop timeout, 30 s by default), DEPROVISIONING (an awsvpc task's interface is detached and
+ * deleted), STOPPED. The order is documented; the durations between steps are the simulator's choice.
+ */
+const STOP_STEPS: readonly { status: Exclude<TaskLastStatus, 'RUNNING'>; afterMs: number }[] = [
+  { status: 'DEACTIVATING', afterMs: 1_000 },
+  { status: 'STOPPING', afterMs: 1_000 },
+  { status: 'DEPROVISIONING', afterMs: 30_000 },
+  { status: 'STOPPED', afterMs: 5_000 },
+];
+
+/** "Up to 255 characters are allowed in this message." (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_StopTask.html) */
+const MAX_STOP_REASON = 255;
 
 export interface ClusterState {
   clusterName: string;
@@ -60,8 +78,10 @@ export interface TaskState {
   startedBy?: string;
   launchType: LaunchType;
   networkMode: NetworkMode;
-  lastStatus: 'RUNNING' | 'STOPPED';
+  lastStatus: TaskLastStatus;
   desiredStatus: 'RUNNING' | 'STOPPED';
+  /** While stopping: the simulated time (ms, see EcsModel.advance) of its next lifecycle step. */
+  nextStepAtMs?: number;
   stopCode?: string;
   stoppedReason?: string;
   containers: ContainerState[];
@@ -110,6 +130,11 @@ export class EcsModel {
   readonly taskDefinitions = new Map<string, TaskDefinitionState>();
   readonly tasks = new Map<string, TaskState>();
   readonly containerInstances = new Map<string, ContainerInstanceState>();
+  /**
+   * Simulated time (ms) that task lifecycles run on. It moves only through `advance` and `settle`, never with the
+   * wall clock, so a test decides exactly when a stopping task takes its next step; timestamps still come from `now`.
+   */
+  private elapsedMs = 0;
 
   constructor(
     private readonly ids: IdSource,
@@ -260,6 +285,29 @@ export class EcsModel {
     return task;
   }
 
+  // ---- simulated time ----
+
+  /** Lets `ms` of simulated time pass: stopping tasks take the lifecycle steps that fall due, in order. */
+  advance(ms: number): void {
+    this.runUntil(this.elapsedMs + ms);
+  }
+
+  /** Lets every stopping task finish (and the service scheduler start its replacements): `account.ecs.settle()`. */
+  settle(): void {
+    this.runUntil(Number.POSITIVE_INFINITY);
+  }
+
+  private runUntil(until: number): void {
+    for (;;) {
+      const due = [...this.tasks.values()].filter((t) => t.nextStepAtMs !== undefined && t.nextStepAtMs <= until);
+      const next = due.sort((a, b) => a.nextStepAtMs! - b.nextStepAtMs!)[0];
+      if (!next) break;
+      this.elapsedMs = next.nextStepAtMs!;
+      this.takeStopStep(next);
+    }
+    if (until !== Number.POSITIVE_INFINITY) this.elapsedMs = until;
+  }
+
   // ---- API ----
 
   handle(operation: string, input: OperationInput): unknown {
@@ -269,12 +317,12 @@ export class EcsModel {
       case 'StopTask': return this.stopTask(input as ECS.StopTaskRequest);
       case 'TagResource': return this.tagResource(input as ECS.TagResourceRequest);
       case 'UntagResource': return this.untagResource(input as ECS.UntagResourceRequest);
-      case 'ListTagsForResource': return { tags: toTagList(this.tagsOf((input as ECS.ListTagsForResourceRequest).resourceArn)) };
+      case 'ListTagsForResource': return { tags: toTagList(this.taggable((input as ECS.ListTagsForResourceRequest).resourceArn).tags) };
       case 'DescribeContainerInstances': return this.describeContainerInstances(input as ECS.DescribeContainerInstancesRequest);
       case 'DescribeServices': return this.describeServices(input as ECS.DescribeServicesRequest);
       case 'UpdateService': return this.updateService(input as ECS.UpdateServiceRequest);
       case 'ListTasks': return this.listTasks(input);
-      case 'ListClusters': return { clusterArns: [...this.clusters.keys()] };
+      case 'ListClusters': return this.listClusters(input);
       case 'DescribeClusters': return this.describeClusters(input);
       default: return undefined;
     }
@@ -285,9 +333,19 @@ export class EcsModel {
     return this.clusters.get(this.arn(`cluster/${name}`)) ?? this.addCluster({ name });
   }
 
+  /**
+   * A cluster by short name or full ARN; "If you do not specify a cluster, the default cluster is assumed" (every
+   * API reference that takes `cluster`). An ARN names a cluster of its own account and region, so an ARN of another
+   * account or region, or of another resource type, finds nothing here.
+   */
+  private findCluster(nameOrArn: string | undefined): ClusterState | undefined {
+    const id = nameOrArn ?? 'default';
+    return this.clusters.get(id.startsWith('arn:') ? id : this.arn(`cluster/${id}`));
+  }
+
+  /** ClusterNotFoundException: "The specified cluster wasn't found" (API_DescribeTasks, API_StopTask, API_ListTasks, API_TagResource, ...). */
   private cluster(nameOrArn: string | undefined): ClusterState {
-    const name = (nameOrArn ?? 'default').split('/').pop()!;
-    const cluster = this.clusters.get(this.arn(`cluster/${name}`));
+    const cluster = this.findCluster(nameOrArn);
     if (!cluster) throw serviceError('ecs', 'ClusterNotFoundException', 400, 'Cluster not found.');
     return cluster;
   }
@@ -350,6 +408,8 @@ export class EcsModel {
 
   private describeTasks(input: ECS.DescribeTasksRequest): Result<ECS.DescribeTasksResponse> {
     const cluster = this.cluster(input.cluster);
+    // "A list of up to 100 task IDs or full ARN entries." (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeTasks.html)
+    checkBatchSize('ecs', 'tasks', input.tasks, 100);
     const withTags = input.include?.includes('TAGS') ?? false;
     const result: Result<ECS.DescribeTasksResponse> = { tasks: [], failures: [] };
     for (const id of input.tasks ?? []) {
@@ -382,56 +442,91 @@ export class EcsModel {
 
   private stopTask(input: ECS.StopTaskRequest): Result<ECS.StopTaskResponse> {
     const cluster = this.cluster(input.cluster);
+    if ((input.reason?.length ?? 0) > MAX_STOP_REASON) {
+      throw serviceError('ecs', 'InvalidParameterException', 400, `Reason must be at most ${MAX_STOP_REASON} characters.`);
+    }
     const task = input.task ? this.findTask(cluster, input.task) : undefined;
     if (!task) throw serviceError('ecs', 'InvalidParameterException', 400, 'The referenced task was not found.');
-    // Stopping a stopped task is not an error: ECS returns the task as it is.
-    if (task.lastStatus !== 'STOPPED') {
-      this.stop(task, 'UserInitiated', input.reason ?? 'Task stopped by the user');
-      this.replaceIfServiceTask(task);
+    // Stopping a task already stopping or stopped is not an error here (undocumented): ECS returns it as it is.
+    if (task.desiredStatus !== 'STOPPED') {
+      this.requestStop(task, 'UserInitiated', input.reason ?? 'Task stopped by the user');
+      // "Stops a running task. Any tags associated with the task will be deleted." (API_StopTask)
+      task.tags = {};
     }
     return { task: this.describeTask(task, false) };
   }
 
-  private stop(task: TaskState, stopCode: string, reason: string): void {
-    const now = this.now();
+  /** desiredStatus STOPPED now; the lifecycle steps follow as simulated time passes (STOP_STEPS). */
+  private requestStop(task: TaskState, stopCode: string, reason: string): void {
     task.desiredStatus = 'STOPPED';
-    task.lastStatus = 'STOPPED';
     task.stopCode = stopCode;
     task.stoppedReason = reason;
-    task.stoppingAt = now;
-    task.stoppedAt = now;
     task.version++;
+    task.nextStepAtMs = this.elapsedMs + STOP_STEPS[0]!.afterMs;
+    // A change of desired status is a task state change (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html).
+    this.emitTaskState(task);
+  }
+
+  private takeStopStep(task: TaskState): void {
+    const index = STOP_STEPS.findIndex((s) => s.status === task.lastStatus) + 1;
+    const step = STOP_STEPS[index]!;
+    const following = STOP_STEPS[index + 1];
+    task.lastStatus = step.status;
+    task.nextStepAtMs = following ? this.elapsedMs + following.afterMs : undefined;
+    task.version++;
+    if (step.status === 'STOPPING') task.stoppingAt = this.now();
+    if (step.status === 'DEPROVISIONING') this.releaseResources(task);
+    if (step.status === 'STOPPED') task.stoppedAt = this.now();
+    this.emitTaskState(task);
+    if (step.status === 'STOPPED') this.replaceIfServiceTask(task);
+  }
+
+  /** Containers have exited; "for tasks that use the awsvpc network mode, the elastic network interface needs to be detached and deleted" (task-lifecycle-explanation.html). */
+  private releaseResources(task: TaskState): void {
     for (const c of task.containers) c.lastStatus = 'STOPPED';
     if (task.eni) {
-      // ECS detaches and deletes an awsvpc task's interface when the task stops.
       this.ec2.deleteNetworkInterface(task.eni.networkInterfaceId);
       task.eni.status = 'DELETED';
     }
+  }
+
+  /** A task whose image cannot be pulled never runs: it ends STOPPED with TaskFailedToStart. */
+  private failToStart(task: TaskState, reason: string): void {
+    task.desiredStatus = 'STOPPED';
+    task.lastStatus = 'STOPPED';
+    task.stopCode = 'TaskFailedToStart';
+    task.stoppedReason = reason;
+    task.stoppingAt = task.stoppedAt = this.now();
+    task.version++;
+    this.releaseResources(task);
     this.emitTaskState(task);
   }
 
   /**
    * The service scheduler replaces a stopped service task, from the image digests pinned for the deployment
-   * (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerImage.html, aws-facts §4.4). A digest that
-   * ECR no longer serves (archived, deleted) makes the replacement fail with CannotPullContainerError.
+   * (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerImage.html, aws-facts §4.4), once the task
+   * has stopped: never inside StopTask. A digest that ECR no longer serves (archived, restoring, deleted) makes the
+   * replacement fail with CannotPullContainerError.
    */
   private replaceIfServiceTask(stopped: TaskState): void {
     if (!stopped.group.startsWith('service:')) return;
-    const cluster = [...this.clusters.values()].find((c) => c.clusterArn === stopped.clusterArn)!;
-    const service = this.services.get(this.arn(`service/${cluster.clusterName}/${stopped.group.slice('service:'.length)}`));
-    if (!service || this.running(service).length >= service.desiredCount) return;
-    const pullFailure = stopped.containers.map((c) => this.pull(c.image, c.imageDigest)).find((reason) => reason !== undefined);
-    const replacement = this.runTask({
-      cluster: cluster.clusterName,
+    const service = this.services.get(stopped.clusterArn.replace(':cluster/', ':service/') + `/${stopped.group.slice('service:'.length)}`);
+    if (service && this.active(service).length < service.desiredCount) this.startServiceTask(service, stopped);
+  }
+
+  private startServiceTask(service: ServiceState, template: TaskState): void {
+    const pullFailure = template.containers.map((c) => this.pull(c.image, c.imageDigest)).find((reason) => reason !== undefined);
+    const task = this.runTask({
+      cluster: service.clusterArn,
       service: service.serviceName,
-      taskDefinitionArn: stopped.taskDefinitionArn,
-      launchType: stopped.launchType,
+      taskDefinitionArn: template.taskDefinitionArn,
+      launchType: template.launchType,
       startedBy: service.deploymentId,
-      containers: stopped.containers.map((c) => ({ name: c.name, image: c.image, imageDigest: c.imageDigest })),
-      subnetId: stopped.eni?.subnetId,
-      containerInstanceArn: stopped.containerInstanceArn,
+      containers: template.containers.map((c) => ({ name: c.name, image: c.image, imageDigest: c.imageDigest })),
+      subnetId: template.eni?.subnetId,
+      containerInstanceArn: template.containerInstanceArn,
     });
-    if (pullFailure) this.stop(replacement, 'TaskFailedToStart', pullFailure);
+    if (pullFailure) this.failToStart(task, pullFailure);
   }
 
   /** The failure reason when the image cannot be pulled; images outside this account's ECR always pull. */
@@ -445,18 +540,46 @@ export class EcsModel {
     return result.ok ? undefined : result.reason;
   }
 
-  private running(service: ServiceState): TaskState[] {
-    return [...this.tasks.values()].filter((t) => t.clusterArn === service.clusterArn && t.group === `service:${service.serviceName}` && t.lastStatus === 'RUNNING');
+  private serviceTasks(service: ServiceState): TaskState[] {
+    return [...this.tasks.values()].filter((t) => t.clusterArn === service.clusterArn && t.group === `service:${service.serviceName}`);
   }
 
-  private tagsOf(arn: string | undefined): Tags {
-    const tags = arn ? (this.tasks.get(arn) ?? this.clusters.get(arn) ?? this.services.get(arn))?.tags : undefined;
-    if (!tags) throw serviceError('ecs', 'InvalidParameterException', 400, `The specified resource ${arn} could not be found.`);
+  /** What DescribeServices counts as running. */
+  private running(service: ServiceState): TaskState[] {
+    return this.serviceTasks(service).filter((t) => t.lastStatus === 'RUNNING');
+  }
+
+  /** What the scheduler counts against desiredCount: tasks not asked to stop. */
+  private active(service: ServiceState): TaskState[] {
+    return this.serviceTasks(service).filter((t) => t.desiredStatus === 'RUNNING');
+  }
+
+  /**
+   * The task, cluster or service an ARN names. A task or service ARN carries its cluster's name, and TagResource
+   * lists ClusterNotFoundException (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_TagResource.html);
+   * any other unknown resource answers InvalidParameterException (the code AWS uses there is not documented).
+   */
+  private taggable(arn: string | undefined): { tags: Tags; task?: TaskState } {
+    const match = arn ? /^arn:aws:ecs:[^:]+:\d{12}:(task|service)\/([^/]+)\/[^/]+$/.exec(arn) : null;
+    if (match && !this.findCluster(this.arn(`cluster/${match[2]}`))) throw serviceError('ecs', 'ClusterNotFoundException', 400, 'Cluster not found.');
+    const task = arn ? this.tasks.get(arn) : undefined;
+    const resource = task ?? (arn ? this.clusters.get(arn) ?? this.services.get(arn) : undefined);
+    if (!resource) throw serviceError('ecs', 'InvalidParameterException', 400, `The specified resource ${arn} could not be found.`);
+    return { tags: resource.tags, task };
+  }
+
+  /**
+   * Tagging a task asked to stop: StopTask deletes its tags (API_StopTask), and what TagResource answers afterwards is
+   * not documented. The simulator refuses it, the strict choice, so nothing can come to rely on a stopped task's tags.
+   */
+  private taggableTags(arn: string | undefined): Tags {
+    const { tags, task } = this.taggable(arn);
+    if (task?.desiredStatus === 'STOPPED') throw serviceError('ecs', 'InvalidParameterException', 400, `The task ${arn} is stopped: its tags were deleted and cannot be changed.`);
     return tags;
   }
 
   private tagResource(input: ECS.TagResourceRequest): Result<ECS.TagResourceResponse> {
-    const tags = this.tagsOf(input.resourceArn);
+    const tags = this.taggableTags(input.resourceArn);
     for (const tag of input.tags ?? []) {
       if (tag.key?.startsWith('aws:')) throw serviceError('ecs', 'InvalidParameterException', 400, "Tag keys starting with 'aws:' are reserved");
     }
@@ -465,13 +588,15 @@ export class EcsModel {
   }
 
   private untagResource(input: ECS.UntagResourceRequest): Result<ECS.UntagResourceResponse> {
-    const tags = this.tagsOf(input.resourceArn);
+    const tags = this.taggableTags(input.resourceArn);
     for (const key of input.tagKeys ?? []) delete tags[key];
     return {};
   }
 
   private describeContainerInstances(input: ECS.DescribeContainerInstancesRequest): Result<ECS.DescribeContainerInstancesResponse> {
     const cluster = this.cluster(input.cluster);
+    // "A list of up to 100 container instance IDs or full ARN entries." (API_DescribeContainerInstances)
+    checkBatchSize('ecs', 'containerInstances', input.containerInstances, 100);
     const result: Result<ECS.DescribeContainerInstancesResponse> = { containerInstances: [], failures: [] };
     for (const id of input.containerInstances ?? []) {
       const arn = id.startsWith('arn:') ? id : this.arn(`container-instance/${cluster.clusterName}/${id}`);
@@ -498,6 +623,8 @@ export class EcsModel {
 
   private describeServices(input: ECS.DescribeServicesRequest): Result<ECS.DescribeServicesResponse> {
     const cluster = this.cluster(input.cluster);
+    // "You may specify up to 10 services to describe in a single operation." (API_DescribeServices)
+    checkBatchSize('ecs', 'services', input.services, 10);
     const result: Result<ECS.DescribeServicesResponse> = { services: [], failures: [] };
     for (const id of input.services ?? []) {
       const service = this.findService(cluster, id);
@@ -525,7 +652,10 @@ export class EcsModel {
     return result;
   }
 
-  /** Only desiredCount is modelled: the scheduler stops surplus tasks at once (newest first) and starts missing ones. */
+  /**
+   * Only desiredCount is modelled: the scheduler asks surplus tasks to stop (newest first; they stop over simulated
+   * time) and starts missing ones.
+   */
   private updateService(input: ECS.UpdateServiceRequest): Result<ECS.UpdateServiceResponse> {
     const cluster = this.cluster(input.cluster);
     const service = input.service ? this.findService(cluster, input.service) : undefined;
@@ -534,32 +664,26 @@ export class EcsModel {
     if (unsupported.length) throw notModelledError(`ecs:UpdateService models desiredCount only, got ${unsupported.join(', ')}`);
     if (input.desiredCount !== undefined) {
       service.desiredCount = input.desiredCount;
-      const running = this.running(service);
-      for (const task of running.slice(service.desiredCount).reverse()) this.stop(task, 'ServiceSchedulerInitiated', 'Scaling activity initiated by (deployment ecs-svc)');
-      const template = running[0];
-      for (let i = running.length; template && i < service.desiredCount; i++) {
-        const pullFailure = template.containers.map((c) => this.pull(c.image, c.imageDigest)).find((r) => r !== undefined);
-        const task = this.runTask({
-          cluster: cluster.clusterName,
-          service: service.serviceName,
-          taskDefinitionArn: template.taskDefinitionArn,
-          launchType: template.launchType,
-          containers: template.containers.map((c) => ({ name: c.name, image: c.image, imageDigest: c.imageDigest })),
-          subnetId: template.eni?.subnetId,
-        });
-        if (pullFailure) this.stop(task, 'TaskFailedToStart', pullFailure);
-      }
+      const active = this.active(service);
+      for (const task of active.slice(service.desiredCount).reverse()) this.requestStop(task, 'ServiceSchedulerInitiated', 'Scaling activity initiated by (deployment ecs-svc)');
+      for (let i = active.length; active[0] && i < service.desiredCount; i++) this.startServiceTask(service, active[0]);
     }
     return { service: this.describeServices({ cluster: cluster.clusterArn, services: [service.serviceArn] }).services![0] };
   }
 
-  /** Clusters by name or ARN; unknown ones come back as failures with reason MISSING, as DescribeTasks does. */
+  /**
+   * Clusters by name or ARN, up to 100; none named means the default cluster. Unknown ones come back as failures with
+   * reason MISSING (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeClusters.html,
+   * https://docs.aws.amazon.com/AmazonECS/latest/developerguide/api_failures_messages.html).
+   */
   private describeClusters(input: ECS.DescribeClustersRequest): Result<ECS.DescribeClustersResponse> {
+    const ids = input.clusters?.length ? input.clusters : ['default'];
+    checkBatchSize('ecs', 'clusters', ids, 100);
     const result: Result<ECS.DescribeClustersResponse> = { clusters: [], failures: [] };
-    for (const id of input.clusters ?? []) {
-      const cluster = [...this.clusters.values()].find((c) => c.clusterArn === id || c.clusterName === id);
+    for (const id of ids) {
+      const cluster = this.findCluster(id);
       if (!cluster) {
-        result.failures!.push({ arn: id, reason: 'MISSING' });
+        result.failures!.push({ arn: id.startsWith('arn:') ? id : this.arn(`cluster/${id}`), reason: 'MISSING' });
         continue;
       }
       result.clusters!.push({
@@ -572,18 +696,36 @@ export class EcsModel {
     return result;
   }
 
+  /** Up to 100 per page, 100 by default (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListClusters.html). */
+  private listClusters(input: ECS.ListClustersRequest): Result<ECS.ListClustersResponse> {
+    const { page, nextToken } = pageOf('ecs', [...this.clusters.keys()], input, { defaultSize: 100, maxSize: 100 });
+    return { clusterArns: page, nextToken };
+  }
+
+  /**
+   * https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListTasks.html: up to 100 per page (the default);
+   * desiredStatus defaults to RUNNING; "When you specify startedBy as the filter, it must be the only filter that you
+   * use"; an unknown serviceName is ServiceNotFoundException.
+   */
   private listTasks(input: ECS.ListTasksRequest): Result<ECS.ListTasksResponse> {
     const cluster = this.cluster(input.cluster);
+    const otherFilters = (['containerInstance', 'family', 'serviceName', 'desiredStatus', 'launchType'] as const).filter((f) => input[f] !== undefined);
+    if (input.startedBy !== undefined && otherFilters.length) {
+      throw serviceError('ecs', 'InvalidParameterException', 400, `startedBy must be the only filter, got also ${otherFilters.join(', ')}.`);
+    }
+    const service = input.serviceName ? this.findService(cluster, input.serviceName) : undefined;
+    if (input.serviceName && !service) throw serviceError('ecs', 'ServiceNotFoundException', 400, 'Service not found.');
     const desired = input.desiredStatus ?? 'RUNNING';
-    return {
-      taskArns: [...this.tasks.values()]
-        .filter((t) => t.clusterArn === cluster.clusterArn && t.desiredStatus === desired)
-        .filter((t) => !input.serviceName || t.group === `service:${input.serviceName.split('/').pop()}`)
-        .filter((t) => !input.family || t.taskDefinitionArn.split('/').pop()!.split(':')[0] === input.family)
-        .filter((t) => !input.launchType || t.launchType === input.launchType)
-        .filter((t) => !input.containerInstance || t.containerInstanceArn?.endsWith(input.containerInstance.split('/').pop()!))
-        .map((t) => t.taskArn),
-    };
+    const taskArns = [...this.tasks.values()]
+      .filter((t) => t.clusterArn === cluster.clusterArn && t.desiredStatus === desired)
+      .filter((t) => !service || t.group === `service:${service.serviceName}`)
+      .filter((t) => !input.startedBy || t.startedBy === input.startedBy)
+      .filter((t) => !input.family || t.taskDefinitionArn.split('/').pop()!.split(':')[0] === input.family)
+      .filter((t) => !input.launchType || t.launchType === input.launchType)
+      .filter((t) => !input.containerInstance || t.containerInstanceArn?.endsWith(input.containerInstance.split('/').pop()!))
+      .map((t) => t.taskArn);
+    const { page, nextToken } = pageOf('ecs', taskArns, input, { defaultSize: 100, maxSize: 100 });
+    return { taskArns: page, nextToken };
   }
 
   private emitTaskState(task: TaskState): void {

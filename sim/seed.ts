@@ -46,7 +46,7 @@ export function seedFromEvent(account: SimulatedAccount, event: unknown): void {
       // The event reports a push that already happened, and re-pushing an archived image restores it to standard
       // storage (https://docs.aws.amazon.com/AmazonECR/latest/userguide/archive-image.html).
       const image = repository && digest ? account.ecr.image(repository, digest) : undefined;
-      if (image?.imageStatus === 'ARCHIVED') image.imageStatus = 'ACTIVE';
+      if (image && image.imageStatus !== 'ACTIVE') image.imageStatus = 'ACTIVE';
     },
     'ECR Scan Resource Change': () => {
       for (const repository of list(detail.repositories).map(record)) {

@@ -82,7 +82,15 @@ describe('simulated ECR', () => {
     await ecr.send(new UpdateImageStorageClassCommand({ repositoryName: 'orders-web', imageId: { imageTag: '1.0' }, targetStorageClass: 'ARCHIVE' }));
     const restored = await ecr.send(new UpdateImageStorageClassCommand({ repositoryName: 'orders-web', imageId: { imageDigest: DIGEST }, targetStorageClass: 'STANDARD' }));
     expect(restored.imageStatus).toBe('ACTIVATING');
+    // "Restoring an image typically takes up to 20 minutes": still unpullable until then (restore-image.html).
+    account.ecr.advance(19 * 60_000);
+    const restoring = await ecr.send(new DescribeImagesCommand({ repositoryName: 'orders-web', imageIds: [{ imageDigest: DIGEST }] }));
+    expect(restoring.imageDetails![0]!.imageStatus).toBe('ACTIVATING');
+    expect(account.ecr.pull('orders-web', DIGEST)).toMatchObject({ ok: false });
+    expect((await ecr.send(new BatchGetImageCommand({ repositoryName: 'orders-web', imageIds: [{ imageDigest: DIGEST }] }))).failures).toHaveLength(1);
+    account.ecr.advance(60_000);
     expect(account.ecr.image('orders-web', DIGEST)!.imageStatus).toBe('ACTIVE');
+    expect(account.ecr.pull('orders-web', DIGEST)).toEqual({ ok: true });
     await expect(
       ecr.send(new UpdateImageStorageClassCommand({ repositoryName: 'orders-web', imageId: { imageDigest: `sha256:${'00'.repeat(32)}` }, targetStorageClass: 'ARCHIVE' })),
     ).rejects.toMatchObject({ name: 'ImageNotFoundException' });

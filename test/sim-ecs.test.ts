@@ -74,48 +74,104 @@ describe('simulated ECS: DescribeTasks', () => {
 });
 
 describe('simulated ECS: StopTask', () => {
-  it('stops with UserInitiated, is idempotent, and refuses unknown tasks', async () => {
+  it('sets desiredStatus STOPPED at once and walks lastStatus through the documented lifecycle as time passes', async () => {
     const { account, suspect, clients } = serviceWithTwoTasks();
+    const eniId = suspect.eni!.networkInterfaceId;
     const first = await clients.ecs.send(new StopTaskCommand({ cluster: 'prod', task: suspect.taskArn, reason: 'GuardDuty finding f-1' }));
-    expect(first.task).toMatchObject({ lastStatus: 'STOPPED', desiredStatus: 'STOPPED', stopCode: 'UserInitiated', stoppedReason: 'GuardDuty finding f-1' });
-    const tasksAfterFirstStop = account.ecs.tasks.size;
+    expect(first.task).toMatchObject({ lastStatus: 'RUNNING', desiredStatus: 'STOPPED', stopCode: 'UserInitiated', stoppedReason: 'GuardDuty finding f-1' });
+    expect(running(account)).toHaveLength(2); // no replacement inside StopTask
 
+    const seen: string[] = [];
+    for (const ms of [999, 1, 1_000, 30_000, 5_000]) {
+      account.ecs.advance(ms);
+      seen.push(account.ecs.tasks.get(suspect.taskArn)!.lastStatus);
+    }
+    expect(seen).toEqual(['RUNNING', 'DEACTIVATING', 'STOPPING', 'DEPROVISIONING', 'STOPPED']);
+    expect(account.drainEvents().filter((e) => e.detail.taskArn === suspect.taskArn).map((e) => [e.detail.desiredStatus, e.detail.lastStatus])).toEqual([
+      ['STOPPED', 'RUNNING'],
+      ['STOPPED', 'DEACTIVATING'],
+      ['STOPPED', 'STOPPING'],
+      ['STOPPED', 'DEPROVISIONING'],
+      ['STOPPED', 'STOPPED'],
+    ]);
+    expect(account.ec2.networkInterfaces.has(eniId)).toBe(false);
+
+    // Again: not an error, no second stop and no second replacement.
+    const tasksBefore = account.ecs.tasks.size;
     const second = await clients.ecs.send(new StopTaskCommand({ cluster: 'prod', task: suspect.taskArn, reason: 'again' }));
     expect(second.task).toMatchObject({ lastStatus: 'STOPPED', stoppedReason: 'GuardDuty finding f-1' });
-    expect(account.ecs.tasks.size).toBe(tasksAfterFirstStop); // no second replacement
+    account.ecs.settle();
+    expect(account.ecs.tasks.size).toBe(tasksBefore);
+  });
 
+  it('keeps the interface until DEPROVISIONING', async () => {
+    const { account, suspect, clients } = serviceWithTwoTasks();
+    await clients.ecs.send(new StopTaskCommand({ cluster: 'prod', task: suspect.taskArn }));
+    account.ecs.advance(2_000); // DEACTIVATING, then STOPPING: SIGTERM sent, the container still runs
+    expect(account.ecs.tasks.get(suspect.taskArn)!.lastStatus).toBe('STOPPING');
+    await expect(clients.ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [suspect.eni!.networkInterfaceId] }))).resolves.toBeDefined();
+    account.ecs.advance(30_000);
+    await expect(clients.ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [suspect.eni!.networkInterfaceId] }))).rejects.toMatchObject({
+      name: 'InvalidNetworkInterfaceID.NotFound',
+    });
+    const described = await clients.ecs.send(new DescribeTasksCommand({ cluster: 'prod', tasks: [suspect.taskArn] }));
+    expect(described.tasks![0]!.attachments![0]!.status).toBe('DELETED');
+  });
+
+  it('refuses unknown tasks and reasons over 255 characters', async () => {
+    const { suspect, clients } = serviceWithTwoTasks();
     await expect(clients.ecs.send(new StopTaskCommand({ cluster: 'prod', task: 'arn:aws:ecs:us-east-1:111122223333:task/prod/0000' }))).rejects.toMatchObject({
       name: 'InvalidParameterException',
     });
+    await expect(clients.ecs.send(new StopTaskCommand({ cluster: 'prod', task: suspect.taskArn, reason: 'x'.repeat(256) }))).rejects.toMatchObject({
+      name: 'InvalidParameterException',
+    });
+    await expect(clients.ecs.send(new StopTaskCommand({ cluster: 'prod', task: suspect.taskArn, reason: 'x'.repeat(255) }))).resolves.toBeDefined();
   });
 
-  it('makes the service scheduler start a replacement from the same image digest, and deletes the stopped task ENI', async () => {
+  it('deletes the task tags; tagging the stopped task is refused', async () => {
+    const { account, suspect, clients } = serviceWithTwoTasks();
+    await clients.ecs.send(new TagResourceCommand({ resourceArn: suspect.taskArn, tags: [{ key: 'incident', value: 'f-1' }] }));
+    await clients.ecs.send(new StopTaskCommand({ cluster: 'prod', task: suspect.taskArn }));
+    expect((await clients.ecs.send(new ListTagsForResourceCommand({ resourceArn: suspect.taskArn }))).tags).toEqual([]);
+    account.ecs.settle();
+    const described = await clients.ecs.send(new DescribeTasksCommand({ cluster: 'prod', tasks: [suspect.taskArn], include: ['TAGS'] }));
+    expect(described.tasks![0]!.tags).toEqual([]);
+    await expect(clients.ecs.send(new TagResourceCommand({ resourceArn: suspect.taskArn, tags: [{ key: 'responder:state', value: 'released' }] }))).rejects.toMatchObject({
+      name: 'InvalidParameterException',
+    });
+    await expect(clients.ecs.send(new UntagResourceCommand({ resourceArn: suspect.taskArn, tagKeys: ['incident'] }))).rejects.toMatchObject({ name: 'InvalidParameterException' });
+  });
+
+  it('makes the service scheduler start a replacement from the same image digest once the task has stopped', async () => {
     const { account, suspect, clients } = serviceWithTwoTasks();
     await clients.ecs.send(new StopTaskCommand({ cluster: 'prod', task: suspect.taskArn, reason: 'contain' }));
+    account.drainEvents();
+    expect(running(account).filter((t) => t.taskArn !== suspect.taskArn)).toHaveLength(1);
+    account.ecs.settle();
     const replacements = running(account).filter((t) => t.taskArn !== suspect.taskArn);
     expect(replacements).toHaveLength(2);
-    const replacement = replacements.find((t) => t.createdAt >= suspect.createdAt && t.eni!.networkInterfaceId !== suspect.eni!.networkInterfaceId)!;
+    const replacement = replacements.find((t) => t.eni!.networkInterfaceId !== suspect.eni!.networkInterfaceId && t.createdAt >= suspect.createdAt)!;
     expect(replacement.containers[0]!.imageDigest).toBe(DIGEST);
 
     const service = await clients.ecs.send(new DescribeServicesCommand({ cluster: 'prod', services: ['payments-api'] }));
     expect(service.services![0]).toMatchObject({ desiredCount: 2, runningCount: 2, pendingCount: 0 });
-
-    await expect(clients.ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [suspect.eni!.networkInterfaceId] }))).rejects.toMatchObject({
-      name: 'InvalidNetworkInterfaceID.NotFound',
-    });
     const events = account.drainEvents();
-    expect(events.map((e) => [e['detail-type'], e.detail.lastStatus])).toEqual([
-      ['ECS Task State Change', 'STOPPED'],
-      ['ECS Task State Change', 'RUNNING'],
+    expect(events.map((e) => [e.detail.taskArn === suspect.taskArn ? 'suspect' : 'new', e.detail.lastStatus])).toEqual([
+      ['suspect', 'DEACTIVATING'],
+      ['suspect', 'STOPPING'],
+      ['suspect', 'DEPROVISIONING'],
+      ['suspect', 'STOPPED'],
+      ['new', 'RUNNING'],
     ]);
     expect(events[0]).toMatchObject({ source: 'aws.ecs', account: '111122223333', region: 'us-east-1', resources: [suspect.taskArn] });
-    expect(account.drainEvents()).toEqual([]);
   });
 
   it('fails the replacement with CannotPullContainerError once the digest is archived', async () => {
     const { account, suspect, clients } = serviceWithTwoTasks();
     await clients.ecr.send(new UpdateImageStorageClassCommand({ repositoryName: 'payments-api', imageId: { imageDigest: DIGEST }, targetStorageClass: 'ARCHIVE' }));
     await clients.ecs.send(new StopTaskCommand({ cluster: 'prod', task: suspect.taskArn, reason: 'contain' }));
+    account.ecs.settle();
 
     const failed = [...account.ecs.tasks.values()].find((t) => t.taskArn !== suspect.taskArn && t.lastStatus === 'STOPPED')!;
     expect(failed.stoppedReason).toMatch(/^CannotPullContainerError/);

@@ -3,6 +3,7 @@ import { TagResourceCommand, UntagResourceCommand } from '@aws-sdk/client-ecs';
 import { z } from 'zod';
 import { awsErrorCode } from '../aws/errors';
 import type { ActionRecord } from '../ledger';
+import { describeTaskBrief } from '../task-state';
 import { defineAction, type ActionRuntime } from './response-action';
 
 export const TAG_FINDING = 'responder:finding';
@@ -30,6 +31,22 @@ async function setInterfaceTags(runtime: ActionRuntime, eniId: string, values: T
   if (unset.length) await runtime.clients.ec2.send(new DeleteTagsCommand({ Resources: [eniId], Tags: unset.map((Key) => ({ Key })) }));
 }
 
+/** `arn:aws:ecs:<region>:<account>:task/<cluster>/<id>` → the cluster's ARN. */
+function clusterArnOfTask(taskArn: string): string {
+  const [prefix = '', resource = ''] = taskArn.split(':task/');
+  return `${prefix}:cluster/${resource.split('/')[0]}`;
+}
+
+/**
+ * StopTask deletes a task's tags ("Any tags associated with the task will be deleted",
+ * https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_StopTask.html), so a task asked to stop has none to
+ * set or restore; what TagResource answers then is not documented, so it is not asked.
+ */
+function tagsDeletedBecause(task: { found: boolean; desiredStatus?: string }): string | undefined {
+  if (!task.found) return 'the task no longer exists';
+  return task.desiredStatus === 'STOPPED' ? 'the task is stopped or stopping, and ECS deleted its tags' : undefined;
+}
+
 /** Marks the task and its interface with the finding and state, so anyone looking at the console sees why. */
 export const tagResources = defineAction({
   name: 'tag',
@@ -37,6 +54,8 @@ export const tagResources = defineAction({
   params: z.strictObject({}),
   permissions: [
     { actions: ['ecs:TagResource', 'ecs:UntagResource'], scope: 'ecs-task-in-cluster' },
+    // Release reads the task first: a stopped task's tags are gone.
+    { actions: ['ecs:DescribeTasks'], scope: 'read-only' },
     { actions: ['ec2:CreateTags', 'ec2:DeleteTags'], scope: 'network-interface' },
   ],
   mutating: true,
@@ -52,6 +71,8 @@ export const tagResources = defineAction({
   ],
   async apply(_params, { finding, task }, runtime) {
     if (!task.found) return [{ action: 'tag', status: 'skipped', detail: 'task not found' }];
+    const untaggable = tagsDeletedBecause(task);
+    if (untaggable) return [{ action: 'tag', status: 'skipped', mechanism: 'tags', detail: `not tagged: ${untaggable}` }];
     // In bridge/host mode this is the container instance's interface: the finding concerns that host too.
     const eni = task.taskInterface ?? task.hostInterface;
     const record = await runtime.ledger.writeAhead(runtime.audit, {
@@ -70,6 +91,12 @@ export const tagResources = defineAction({
   },
   async undo(record: ActionRecord, runtime) {
     const before = record.beforeState as { taskArn: string; taskTags: TagValues; networkInterfaceId?: string; interfaceTags?: TagValues };
+    const task = await describeTaskBrief(runtime.clients, { arn: before.taskArn, clusterArn: clusterArnOfTask(before.taskArn) });
+    const untaggable = tagsDeletedBecause(task);
+    if (untaggable) {
+      // A stopped task's interface is deleted with it (DEPROVISIONING): nothing is left to restore.
+      return { action: 'tag', status: 'skipped', mechanism: 'tags', detail: `nothing to restore: ${untaggable}` };
+    }
     await setTaskTags(runtime, before.taskArn, { ...before.taskTags, [TAG_STATE]: 'released' });
     if (before.networkInterfaceId && before.interfaceTags) {
       try {

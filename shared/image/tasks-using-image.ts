@@ -1,5 +1,6 @@
 import { DescribeTasksCommand, ListClustersCommand, ListTasksCommand } from '@aws-sdk/client-ecs';
 import type { AwsClients } from '../aws/clients';
+import { awsErrorCode } from '../aws/errors';
 import { parseImageReference } from './image-reference';
 
 export interface TaskUsingImage {
@@ -24,14 +25,19 @@ async function allClusters(clients: AwsClients): Promise<string[]> {
   return arns;
 }
 
+/** A cluster named by the caller may have been deleted since: ListTasks then answers ClusterNotFoundException (API_ListTasks), and it runs nothing. */
 async function runningTaskArns(clients: AwsClients, cluster: string): Promise<string[]> {
   const arns: string[] = [];
   let nextToken: string | undefined;
-  do {
-    const page = await clients.ecs.send(new ListTasksCommand({ cluster, desiredStatus: 'RUNNING', nextToken }));
-    arns.push(...(page.taskArns ?? []));
-    nextToken = page.nextToken;
-  } while (nextToken);
+  try {
+    do {
+      const page = await clients.ecs.send(new ListTasksCommand({ cluster, desiredStatus: 'RUNNING', nextToken }));
+      arns.push(...(page.taskArns ?? []));
+      nextToken = page.nextToken;
+    } while (nextToken);
+  } catch (error) {
+    if (awsErrorCode(error) !== 'ClusterNotFoundException') throw error;
+  }
   return arns;
 }
 
