@@ -33,7 +33,7 @@ async function path(name: string, prefix: string, forceObserve: boolean, deliver
   const deployment = await startSimulatedDeployment({ policy: loadPolicyFile('policy.yml'), config: { forceObserve } });
   const events = Array.from({ length: ITERATIONS + WARM_UP }, (_, i) => variant(i, prefix));
   for (const event of events) deployment.account.seedFromEvent(event);
-  if (deliveredBefore) for (const event of events) await respondToRuntimeFinding(event, deployment.deps);
+  if (deliveredBefore) for (const event of events) await respondToRuntimeFinding(event, deployment.depsFor('runtimeFinding'));
   deployment.account.drainEvents();
   return { name, deployment, events, samples: [] };
 }
@@ -51,7 +51,7 @@ async function main() {
     for (let i = 0; i < ITERATIONS + WARM_UP; i++) {
       for (const p of paths) {
         const start = performance.now();
-        await respondToRuntimeFinding(p.events[i]!, p.deployment.deps);
+        await respondToRuntimeFinding(p.events[i]!, p.deployment.depsFor('runtimeFinding'));
         if (i >= WARM_UP) p.samples.push(performance.now() - start); // the first few warm up the JIT and connections
       }
     }

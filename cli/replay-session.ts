@@ -8,11 +8,11 @@ import { createAwsClients } from '../shared/aws/clients';
 import { configFromEnvironment } from '../shared/config';
 import { ENTRY_POINTS } from '../shared/entry-points';
 import { Ledger } from '../shared/ledger';
-import { isRunbookPayload } from '../shared/runbook';
+import { isRunbookPayload, runRunbook, type RunbookResult } from '../shared/runbook';
 import type { EventResult, PipelineDeps } from '../shared/pipeline';
 import { loadPolicyFile } from '../shared/policy/policy';
 import type { SimulatedAccount } from '../sim/account';
-import { startSimulatedDeployment, type SimulatedDeployment } from '../sim/deployment';
+import { startSimulatedDeployment, type FunctionName, type RegionalDeployment, type SimulatedDeployment } from '../sim/deployment';
 import { loadEventRoutes, routeEvent, type EventRoute } from './event-routes';
 
 /** One line of `replay --json`: the shape is part of the CLI's contract (README, "Replay"). */
@@ -43,7 +43,10 @@ export function expandEventPaths(paths: string[]): string[] {
 /** One replay run: one account (simulated by default), one ledger, events handled in order by the Lambda's own code. */
 export class ReplaySession {
   private constructor(
-    readonly deps: PipelineDeps,
+    /** The ledger of the account the session acts on (read with full access on the simulated one). */
+    readonly ledger: Ledger,
+    /** With --live: the dependencies for the real account (your credentials). */
+    private readonly liveDeps: PipelineDeps | undefined,
     private readonly routes: EventRoute[],
     /** Absent with --live. */
     readonly simulated: SimulatedDeployment | undefined,
@@ -56,9 +59,9 @@ export class ReplaySession {
   }
 
   /** The regional deployment an event goes to: an event is handled by the stack in its own region. */
-  private target(event: unknown): { deps: PipelineDeps; account?: SimulatedAccount } {
+  private target(event: unknown): RegionalDeployment | undefined {
     const region = (event as { region?: unknown } | null)?.region;
-    if (!this.simulated || typeof region !== 'string' || region === this.simulated.account.region) return { deps: this.deps, account: this.simulated?.account };
+    if (!this.simulated || typeof region !== 'string' || region === this.simulated.account.region) return this.simulated;
     return this.simulated.inRegion(region);
   }
 
@@ -71,16 +74,16 @@ export class ReplaySession {
       const config = { ...configFromEnvironment(), ...modeConfig };
       const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
       const deps = { clients: createAwsClients(), ledger: new Ledger(doc, config.tableName), policy, config };
-      return new ReplaySession(deps, routes, undefined, async () => {});
+      return new ReplaySession(deps.ledger, deps, routes, undefined, async () => {});
     }
     const deployment = await startSimulatedDeployment({ policy, config: modeConfig });
-    return new ReplaySession(deployment.deps, routes, deployment, () => deployment.close());
+    return new ReplaySession(deployment.ledger, undefined, routes, deployment, () => deployment.close());
   }
 
   /** Handles one event; on the simulated account, then whatever the account emitted in reaction that a rule routes. */
   async replay(label: string, event: unknown): Promise<ReplayLine[]> {
     const lines = [await this.handle(label, event, true)];
-    for (const emitted of this.target(event).account?.drainEvents() ?? []) {
+    for (const emitted of this.target(event)?.account.drainEvents() ?? []) {
       if (!routeEvent(emitted, this.routes)) continue;
       const subject = typeof emitted.detail.taskArn === 'string' ? emitted.detail.taskArn : (emitted.resources[0] ?? '');
       const name = `${emitted['detail-type']} ${subject}`.trim();
@@ -106,15 +109,25 @@ export class ReplaySession {
     const entry = ENTRY_POINTS[rule];
     if (!entry) throw new Error(`serverless.yml routes to ${rule}, which has no entry point`);
     try {
-      const { deps, account } = this.target(event);
+      const target = this.target(event);
       // The simulated account starts empty: create what the event names (cluster, task, interface, image) first.
-      if (seed) account?.seedFromEvent(event);
+      if (seed) target?.account.seedFromEvent(event);
+      const clients = target ? target.depsFor(rule as FunctionName).clients : this.liveDeps!.clients;
       // A runbook payload is a person's: the local caller identity is who asks (as the runbook CLI records it).
-      const requestedBy = rule === 'runbook' ? (await deps.clients.sts.send(new GetCallerIdentityCommand({}))).Arn : undefined;
-      return { event: label, rule, ...(await entry(event, deps, requestedBy)) };
+      const requestedBy = rule === 'runbook' ? (await clients.sts.send(new GetCallerIdentityCommand({}))).Arn : undefined;
+      const result = target ? await target.invoke(rule as FunctionName, event, requestedBy) : await entry(event, this.liveDeps!, requestedBy);
+      return { event: label, rule, ...result };
     } catch (error) {
       return { event: label, rule, finding: null, decision: null, actions: [], notifications: 0, error: (error as Error).message };
     }
+  }
+
+  /** A person's runbook command, as the runbook function (its role) on the session's account; who asks is the caller. */
+  async runbook(payload: unknown): Promise<RunbookResult> {
+    const clients = this.simulated ? this.simulated.depsFor('runbook').clients : this.liveDeps!.clients;
+    const identity = await clients.sts.send(new GetCallerIdentityCommand({}));
+    if (this.simulated) return (await this.simulated.invoke('runbook', payload, identity.Arn));
+    return runRunbook(payload, this.liveDeps!, identity.Arn);
   }
 
   close(): Promise<void> {

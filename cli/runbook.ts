@@ -1,7 +1,7 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { parseArgs } from 'node:util';
-import { RUNBOOK_COMMANDS, runRunbook, type RunbookResult } from '../shared/runbook';
+import { RUNBOOK_COMMANDS, type RunbookResult } from '../shared/runbook';
 import { describeReplayLine } from './replay-report';
 import { ReplaySession, expandEventPaths } from './replay-session';
 import { describeRecords } from './runbook-report';
@@ -75,8 +75,7 @@ async function main(): Promise<number> {
       for (const path of expandEventPaths(values.replay)) {
         for (const line of await session.replayFile(path)) if (!values.json) console.log(`${describeReplayLine(line)}\n`);
       }
-      const identity = await session.deps.clients.sts.send(new GetCallerIdentityCommand({}));
-      result = await runRunbook(payload, session.deps, identity.Arn);
+      result = await session.runbook(payload);
     } finally {
       await session.close();
     }

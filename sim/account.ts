@@ -4,6 +4,7 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import type { AwsClients } from '../shared/aws/clients';
@@ -15,9 +16,12 @@ import { IdSource, deterministicUuid } from './ids';
 import { S3Model } from './s3';
 import { seedFromEvent } from './seed';
 import { SecretsModel } from './secrets';
-import { notModelledError, type ServiceName } from './service-error';
+import { AuthorizationRequests, type AuthorizationRequest } from './iam/authorization-requests';
+import type { IamDecision, IamEvaluator } from './iam/iam-evaluator';
+import { accessDeniedError, notModelledError, type ServiceName } from './service-error';
 import type { OperationInput } from './service-error';
 import { SnsModel } from './sns';
+import { SsmModel } from './ssm';
 import { StsModel } from './sts';
 
 export interface SimulatedAccountOptions {
@@ -37,6 +41,10 @@ export interface CallRecord {
   ok: boolean;
   /** The error's name as the SDK surfaces it, e.g. 'OperationNotPermitted', 'ThrottlingException'. */
   errorCode?: string;
+  /** The function whose role made the call (absent for the unrestricted clients tests set the scene with). */
+  principal?: string;
+  /** IAM refused the call: the refused request, in AWS's words. */
+  iamDenied?: IamDecision;
   at: string;
 }
 
@@ -61,6 +69,7 @@ const clientServices: Record<string, ServiceName> = {
   SNSClient: 'sns',
   SecretsManagerClient: 'secrets',
   STSClient: 'sts',
+  SSMClient: 'ssm',
 };
 
 interface MiddlewareClient {
@@ -87,6 +96,11 @@ export class SimulatedAccount {
   readonly sns: SnsModel;
   readonly secrets: SecretsModel;
   readonly sts: StsModel;
+  readonly ssm: SsmModel;
+  /** IAM, when a deployment enforces its stack's roles: calls made through a function's clients are evaluated. */
+  private iam?: IamEvaluator;
+  /** The stack key that encrypts a bucket's or topic's data (by ARN), so KMS is evaluated beside S3 and SNS. */
+  readonly encryptionKeys = new Map<string, string>();
   private readonly now: () => Date;
   private eventCounter = 0;
 
@@ -101,6 +115,7 @@ export class SimulatedAccount {
     this.s3 = new S3Model(this.now);
     this.sns = new SnsModel(this.accountId, this.region, this.now);
     this.secrets = new SecretsModel(this.accountId, this.region, this.now);
+    this.ssm = new SsmModel(this.accountId, this.region);
     this.sts = new StsModel(this.accountId, options.principalArn ?? `arn:aws:sts::${this.accountId}:assumed-role/ecs-threat-responder/simulated`);
   }
 
@@ -118,8 +133,11 @@ export class SimulatedAccount {
 
   // ---- clients ----
 
-  /** Real SDK clients attached to this account. Retries use the SDK's strategy with 1 ms delays (default 3 attempts). */
-  clients(options: { maxAttempts?: number } = {}): AwsClients {
+  /**
+   * Real SDK clients attached to this account. Retries use the SDK's strategy with 1 ms delays (default 3 attempts).
+   * With `principal` (a function of the deployed stack), every call is evaluated against that function's role.
+   */
+  clients(options: { maxAttempts?: number; principal?: string } = {}): AwsClients {
     const maxAttempts = options.maxAttempts ?? 3;
     const config = () => ({
       region: this.region,
@@ -127,25 +145,71 @@ export class SimulatedAccount {
       maxAttempts,
       retryStrategy: new ConfiguredRetryStrategy(maxAttempts, 1),
     });
+    const principal = options.principal;
     return {
-      ecs: this.attach(new ECSClient(config())),
-      ec2: this.attach(new EC2Client(config())),
-      ecr: this.attach(new ECRClient(config())),
-      s3: this.attach(new S3Client(config())),
-      sns: this.attach(new SNSClient(config())),
-      secrets: this.attach(new SecretsManagerClient(config())),
-      sts: this.attach(new STSClient(config())),
+      ecs: this.attach(new ECSClient(config()), principal),
+      ec2: this.attach(new EC2Client(config()), principal),
+      ecr: this.attach(new ECRClient(config()), principal),
+      s3: this.attach(new S3Client(config()), principal),
+      sns: this.attach(new SNSClient(config()), principal),
+      secrets: this.attach(new SecretsManagerClient(config()), principal),
+      sts: this.attach(new STSClient(config()), principal),
     };
   }
 
-  /** Routes every command of an SDK client to this account instead of the network. */
-  attach<T>(client: T): T {
+  /** An SSM client on this account (the observe switch), evaluated as `principal` when given. */
+  ssmClient(principal?: string): SSMClient {
+    return this.attach(new SSMClient({ region: this.region, credentials: { accessKeyId: 'ASIASIMULATED', secretAccessKey: 'simulated' }, maxAttempts: 1 }), principal);
+  }
+
+  /** Turns on IAM: from now on, calls of a function's clients are allowed only as its role allows them. */
+  enforceIam(evaluator: IamEvaluator): void {
+    this.iam = evaluator;
+  }
+
+  get iamEvaluator(): IamEvaluator | undefined {
+    return this.iam;
+  }
+
+  /**
+   * Throws the service's own access-denied error when IAM refuses the call for the principal's role. S3 writes under
+   * SSE-KMS and publishes to an encrypted topic also need the key (kms:GenerateDataKey, and kms:Decrypt for SNS:
+   * https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html,
+   * https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
+   */
+  async authorize(principal: string | undefined, service: ServiceName, operation: string, input: Record<string, unknown>): Promise<IamDecision | undefined> {
+    if (!this.iam || !principal) return undefined;
+    const requests = [...new AuthorizationRequests(this).for(service, operation, input), ...this.keyRequests(service, operation, input)];
+    const denied = await this.iam.authorize(principal, requests);
+    if (denied) throw Object.assign(accessDeniedError(service, denied.action, denied.reason ?? 'access denied'), { iamDenied: denied });
+    return undefined;
+  }
+
+  private keyRequests(service: ServiceName, operation: string, input: Record<string, unknown>): AuthorizationRequest[] {
+    const via = { 'kms:ViaService': `${service}.${this.region}.amazonaws.com`, 'kms:CallerAccount': this.accountId };
+    if (service === 's3' && operation === 'PutObject') {
+      const bucketArn = `arn:aws:s3:::${String(input.Bucket)}`;
+      const named = input.ServerSideEncryption ? (input.SSEKMSKeyId as string | undefined) : this.encryptionKeys.get(bucketArn);
+      // A key of another account or the AWS managed aws/s3 key is not the stack's: its own policy decides, not modelled.
+      if (!named?.startsWith(`arn:aws:kms:${this.region}:${this.accountId}:key/`)) return [];
+      return [{ action: 'kms:GenerateDataKey', resource: named, context: { ...via, 'kms:EncryptionContext:aws:s3:arn': bucketArn } }];
+    }
+    if (service === 'sns' && operation === 'Publish') {
+      const key = this.encryptionKeys.get(String(input.TopicArn));
+      if (!key) return [];
+      return ['kms:GenerateDataKey', 'kms:Decrypt'].map((action) => ({ action, resource: key, context: via }));
+    }
+    return [];
+  }
+
+  /** Routes every command of an SDK client to this account instead of the network, as `principal` when given. */
+  attach<T>(client: T, principal?: string): T {
     (client as unknown as MiddlewareClient).middlewareStack.add(
       (_next: unknown, context: { clientName?: string; commandName?: string }) => async (args: { input: Record<string, unknown> }) => {
         const service = clientServices[context.clientName ?? ''];
         if (!service) throw notModelledError(`client ${context.clientName} is not modelled`);
         const operation = (context.commandName ?? '').replace(/Command$/, '');
-        const output = await this.call(service, operation, args.input);
+        const output = await this.call(service, operation, args.input, principal);
         return {
           output: { ...output, $metadata: { httpStatusCode: 200, requestId: deterministicUuid(`request/${this.calls.length}`), attempts: 1, totalRetryDelay: 0 } },
           response: { statusCode: 200, headers: {} },
@@ -157,12 +221,13 @@ export class SimulatedAccount {
   }
 
   /** One attempt of one operation: latency, then an injected fault or the model's answer, logged either way. */
-  private async call(service: ServiceName, operation: string, input: Record<string, unknown>): Promise<Record<string, unknown>> {
+  private async call(service: ServiceName, operation: string, input: Record<string, unknown>, principal?: string): Promise<Record<string, unknown>> {
     const delay = this.latency.for(service, operation);
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
-    const record: CallRecord = { service, operation, input: { ...input }, ok: true, at: this.now().toISOString() };
+    const record: CallRecord = { service, operation, input: { ...input }, ok: true, at: this.now().toISOString(), principal };
     this.calls.push(record);
     try {
+      await this.authorize(principal, service, operation, input);
       const fault = this.faults.errorFor(service, operation);
       if (fault) throw fault;
       const output = await this.models()[service](operation, input);
@@ -173,6 +238,7 @@ export class SimulatedAccount {
     } catch (error) {
       record.ok = false;
       record.errorCode = (error as Error).name;
+      record.iamDenied = (error as { iamDenied?: IamDecision }).iamDenied;
       throw error;
     }
   }
@@ -186,6 +252,8 @@ export class SimulatedAccount {
       sns: (op, input) => this.sns.handle(op, input),
       secrets: (op, input) => this.secrets.handle(op, input),
       sts: (op) => this.sts.handle(op),
+      ssm: (op, input) => this.ssm.handle(op, input),
+      dynamodb: () => undefined,
     };
   }
 

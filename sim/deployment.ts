@@ -1,25 +1,50 @@
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
 import type { AddressInfo } from 'node:net';
 import type { ResponderConfig } from '../shared/config';
+import { ENTRY_POINTS } from '../shared/entry-points';
 import { Ledger, ledgerTableDefinition } from '../shared/ledger';
-import type { PipelineDeps } from '../shared/pipeline';
+import { withObserveSwitch } from '../shared/observe-switch';
+import type { EventResult, PipelineDeps } from '../shared/pipeline';
 import type { Policy } from '../shared/policy/policy';
 import { SimulatedAccount } from './account';
+import { IamEvaluator } from './iam/iam-evaluator';
+import { stackPolicies, type StackPolicies } from './iam/stack-policies';
+import { deterministicUuid } from './ids';
+import { packageStack } from './packaged-template';
 
-export interface SimulatedDeployment {
-  /** The home region's account. */
+/** The functions of serverless.yml whose code runs in the simulated account, each as its own role. */
+export type FunctionName = 'runtimeFinding' | 'taskStopped' | 'imageFinding' | 'taskLaunchGuard' | 'runbook';
+
+/** The stage the simulated deployment is packaged as: names in the roles (topic, switch, secret) carry it. */
+export const SIMULATED_STAGE = 'simulated';
+const STACK = `ecs-threat-responder-${SIMULATED_STAGE}`;
+
+export interface RegionalDeployment {
   account: SimulatedAccount;
-  deps: PipelineDeps;
+  config: ResponderConfig;
+  /** The dependencies of one function: its clients and ledger act with that function's role only. */
+  depsFor(functionName: FunctionName): PipelineDeps;
+  /**
+   * Runs a function as Lambda would: the live observe switch read from SSM with the function's role, then the
+   * function's entry point with its own dependencies.
+   */
+  invoke(functionName: FunctionName, event: unknown, requestedBy?: string): Promise<EventResult>;
+}
+
+export interface SimulatedDeployment extends RegionalDeployment {
+  /** The ledger as a person with full access sees it (for reading state in tests and reports). */
+  ledger: Ledger;
   /**
    * The same account in another region: the responder is deployed per region (GuardDuty findings and EventBridge
    * rules are regional), so each region gets its own simulated resources, bucket and topic; the ledger is shared.
    */
-  inRegion(region: string): { account: SimulatedAccount; deps: PipelineDeps };
+  inRegion(region: string): RegionalDeployment;
   /** Every regional account created so far, home first. */
   accounts(): SimulatedAccount[];
-  /** The ledger table's real DynamoDB API (dynalite on loopback). */
+  /** The ledger table's real DynamoDB API (dynalite on loopback), unrestricted. */
   dynamo: DynamoDBClient;
   /** dynalite's URL, for a process of its own (AWS_ENDPOINT_URL_DYNAMODB). */
   dynamoEndpoint: string;
@@ -31,11 +56,40 @@ export interface DeploymentOptions {
   config?: Partial<ResponderConfig>;
   account?: SimulatedAccount;
   now?: () => Date;
+  /**
+   * IAM: on by default, with the roles of the real `osls package` template. `false` turns it off (only for tests of
+   * the simulator itself); a StackPolicies replaces the shipped roles (a test that shows a refusal).
+   */
+  iam?: false | StackPolicies;
+  /** Stage parameters the stack is packaged with (as `--param name=value`). */
+  params?: Record<string, string>;
+}
+
+const TABLE_NAME = `${STACK}-ledger`;
+
+/** The roles of the packaged stack for one region of the simulated account. */
+function shippedPolicies(account: SimulatedAccount, keyArn: string, topicArn: string, bucket: string, params?: Record<string, string>): StackPolicies {
+  const { template } = packageStack({ stage: SIMULATED_STAGE, params }) as { template: unknown };
+  const arn = (service: string, resource: string) => `arn:aws:${service}:${account.region}:${account.accountId}:${resource}`;
+  return stackPolicies(template, {
+    partition: 'aws',
+    accountId: account.accountId,
+    region: account.region,
+    stackName: STACK,
+    resources: {
+      LedgerTable: { ref: TABLE_NAME, arn: arn('dynamodb', `table/${TABLE_NAME}`) },
+      EvidenceBucket: { ref: bucket, arn: `arn:aws:s3:::${bucket}` },
+      NotificationTopic: { ref: topicArn, arn: topicArn },
+      ResponderKey: { ref: keyArn.slice(keyArn.indexOf('/') + 1), arn: keyArn },
+      ObserveSwitchParameter: { ref: `/ecs-threat-responder/${SIMULATED_STAGE}/observe-switch` },
+    },
+  });
 }
 
 /**
- * What `osls deploy` would create, on the simulated account: the evidence bucket, the notification topic and the
- * ledger table, the latter in dynalite (a real implementation of DynamoDB's API) listening on 127.0.0.1.
+ * What `osls deploy` would create, on the simulated account: the evidence bucket (encrypted with the stack's key), the
+ * notification topic, the observe switch, and the ledger table in dynalite (a real implementation of DynamoDB's API)
+ * on 127.0.0.1. Each function acts with its own role from the packaged template, evaluated on every call.
  */
 export async function startSimulatedDeployment(options: DeploymentOptions): Promise<SimulatedDeployment> {
   const account = options.account ?? new SimulatedAccount();
@@ -43,32 +97,72 @@ export async function startSimulatedDeployment(options: DeploymentOptions): Prom
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const dynamoEndpoint = `http://127.0.0.1:${port}`;
-  const dynamo = new DynamoDBClient({
-    endpoint: dynamoEndpoint,
-    region: account.region,
-    credentials: { accessKeyId: 'simulated', secretAccessKey: 'simulated' },
-  });
-  const tableName = 'ecs-threat-responder-simulated-ledger';
-  await dynamo.send(new CreateTableCommand(ledgerTableDefinition(tableName)));
+  const dynamoClient = () =>
+    new DynamoDBClient({ endpoint: dynamoEndpoint, region: account.region, credentials: { accessKeyId: 'simulated', secretAccessKey: 'simulated' } });
+  const dynamo = dynamoClient();
+  const functionClients: DynamoDBClient[] = [];
+  await dynamo.send(new CreateTableCommand(ledgerTableDefinition(TABLE_NAME)));
+  const ledgerOn = (client: DynamoDBClient) => new Ledger(DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }), TABLE_NAME, options.now);
+  const switchParameter = `/ecs-threat-responder/${SIMULATED_STAGE}/observe-switch`;
 
-  const doc = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
-  const ledger = new Ledger(doc, tableName, options.now);
-  const regions = new Map<string, { account: SimulatedAccount; deps: PipelineDeps }>();
+  const regions = new Map<string, RegionalDeployment>();
   const deploy = (regional: SimulatedAccount) => {
-    const evidenceBucket = `ecs-threat-responder-simulated-evidence-${regional.region}`;
+    const evidenceBucket = `${STACK}-evidence-${regional.region}`;
     regional.createBucket(evidenceBucket);
+    const keyArn = `arn:aws:kms:${regional.region}:${regional.accountId}:key/${deterministicUuid(`key/${regional.region}`)}`;
+    const topicArn = regional.createTopic(`${STACK}-notifications`);
+    regional.encryptionKeys.set(`arn:aws:s3:::${evidenceBucket}`, keyArn);
+    regional.encryptionKeys.set(topicArn, keyArn);
+    regional.ssm.putParameter(switchParameter, 'policy');
+    if (options.iam !== false) {
+      const policies = options.iam ?? shippedPolicies(regional, keyArn, topicArn, evidenceBucket, options.params);
+      regional.enforceIam(new IamEvaluator(policies, regional.accountId, { recordDir: process.env.RESPONDER_IAM_RECORD_DIR, synthetic: options.iam !== undefined }));
+    }
     const config: ResponderConfig = {
-      stage: 'simulated',
-      tableName,
+      stage: SIMULATED_STAGE,
+      tableName: TABLE_NAME,
       evidenceBucket,
-      topicArn: regional.createTopic('ecs-threat-responder-simulated-notifications'),
+      evidenceKeyArn: keyArn,
+      topicArn,
       quarantineSecurityGroups: {},
       protectedClusters: [],
       defaultMode: 'enforce',
       forceObserve: false,
       ...options.config,
     };
-    const entry = { account: regional, deps: { clients: regional.clients(), ledger, policy: options.policy, config, now: options.now } };
+    const byFunction = new Map<FunctionName, PipelineDeps>();
+    const depsFor = (functionName: FunctionName): PipelineDeps => {
+      let deps = byFunction.get(functionName);
+      if (!deps) {
+        const client = dynamoClient();
+        functionClients.push(client);
+        // The ledger's calls are authorized as the function's role before they reach dynalite.
+        client.middlewareStack.add(
+          (next, context) => async (args) => {
+            const operation = (context.commandName ?? '').replace(/Command$/, '');
+            try {
+              await regional.authorize(functionName, 'dynamodb', operation, args.input as Record<string, unknown>);
+            } catch (error) {
+              regional.calls.push({ service: 'dynamodb', operation, input: { ...(args.input) }, ok: false, errorCode: (error as Error).name, principal: functionName, iamDenied: (error as { iamDenied?: never }).iamDenied, at: new Date().toISOString() });
+              throw error;
+            }
+            return next(args);
+          },
+          { step: 'initialize', name: 'simulatedIam' },
+        );
+        deps = { clients: regional.clients({ principal: functionName }), ledger: ledgerOn(client), policy: options.policy, config, now: options.now };
+        byFunction.set(functionName, deps);
+      }
+      return deps;
+    };
+    const invoke = async (functionName: FunctionName, event: unknown, requestedBy?: string): Promise<EventResult> => {
+      const ssm = regional.ssmClient(functionName);
+      const deps = await withObserveSwitch(depsFor(functionName), async () => (await ssm.send(new GetParameterCommand({ Name: switchParameter }))).Parameter?.Value);
+      const entryPoint = ENTRY_POINTS[functionName];
+      if (!entryPoint) throw new Error(`no entry point for ${functionName}`);
+      return entryPoint(event, deps, requestedBy);
+    };
+    const entry = { account: regional, depsFor, config, invoke };
     regions.set(regional.region, entry);
     return entry;
   };
@@ -77,11 +171,15 @@ export async function startSimulatedDeployment(options: DeploymentOptions): Prom
     account,
     dynamo,
     dynamoEndpoint,
-    deps: home.deps,
+    ledger: ledgerOn(dynamo),
+    config: home.config,
+    depsFor: home.depsFor,
+    invoke: home.invoke,
     inRegion: (region) => regions.get(region) ?? deploy(new SimulatedAccount({ accountId: account.accountId, region, now: options.now })),
     accounts: () => [...regions.values()].map((r) => r.account),
     async close() {
       dynamo.destroy();
+      for (const client of functionClients) client.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

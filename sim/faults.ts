@@ -30,6 +30,8 @@ const throttle: Record<ServiceName, { code: string; status: number }> = {
   sns: { code: 'ThrottledException', status: 429 },
   secrets: { code: 'ThrottlingException', status: 400 },
   sts: { code: 'ThrottlingException', status: 400 },
+  ssm: { code: 'ThrottlingException', status: 400 },
+  dynamodb: { code: 'ThrottlingException', status: 400 },
 };
 
 const serverErrorCode: Record<ServiceName, string> = {
@@ -40,6 +42,8 @@ const serverErrorCode: Record<ServiceName, string> = {
   sns: 'InternalErrorException',
   secrets: 'InternalServiceError',
   sts: 'InternalFailure',
+  ssm: 'InternalServerError',
+  dynamodb: 'InternalServerError',
 };
 
 export class Faults {

@@ -1,12 +1,14 @@
 import * as ec2Sdk from '@aws-sdk/client-ec2';
 import * as ecrSdk from '@aws-sdk/client-ecr';
+import * as dynamodbSdk from '@aws-sdk/client-dynamodb';
 import * as ecsSdk from '@aws-sdk/client-ecs';
 import * as s3Sdk from '@aws-sdk/client-s3';
 import * as secretsSdk from '@aws-sdk/client-secrets-manager';
 import * as snsSdk from '@aws-sdk/client-sns';
+import * as ssmSdk from '@aws-sdk/client-ssm';
 import * as stsSdk from '@aws-sdk/client-sts';
 
-export type ServiceName = 'ec2' | 'ecs' | 'ecr' | 's3' | 'sns' | 'secrets' | 'sts';
+export type ServiceName = 'ec2' | 'ecs' | 'ecr' | 's3' | 'sns' | 'secrets' | 'sts' | 'ssm' | 'dynamodb';
 
 type ExceptionClass = new (options: {
   name: string;
@@ -23,6 +25,8 @@ const sdkModules: Record<ServiceName, { module: Record<string, unknown>; base: E
   secrets: { module: secretsSdk, base: secretsSdk.SecretsManagerServiceException },
   sns: { module: snsSdk, base: snsSdk.SNSServiceException },
   sts: { module: stsSdk, base: stsSdk.STSServiceException },
+  ssm: { module: ssmSdk, base: ssmSdk.SSMServiceException },
+  dynamodb: { module: dynamodbSdk, base: dynamodbSdk.DynamoDBServiceException },
 };
 
 /**
@@ -68,3 +72,15 @@ export function notModelledError(message: string): Error {
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type OperationInput = Record<string, any>;
+
+/**
+ * The error each service answers when IAM refuses a call (each service's API reference, "Errors"; the SDKs' models):
+ * EC2 `UnauthorizedOperation`, S3 and STS `AccessDenied`, SNS `AuthorizationError` (SDK AuthorizationErrorException;
+ * an encrypted topic whose key refuses answers `KMSAccessDenied`), the JSON services `AccessDeniedException`.
+ */
+export function accessDeniedError(service: ServiceName, action: string, reason: string): Error {
+  if (service === 'ec2') return serviceError(service, 'UnauthorizedOperation', 403, `You are not authorized to perform this operation. ${reason}`);
+  if (service === 's3' || service === 'sts') return serviceError(service, 'AccessDenied', 403, reason);
+  if (service === 'sns') return action.startsWith('kms:') ? serviceError(service, 'KMSAccessDenied', 400, reason) : serviceError(service, 'AuthorizationError', 403, reason);
+  return serviceError(service, 'AccessDeniedException', 400, reason);
+}

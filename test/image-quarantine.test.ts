@@ -108,7 +108,7 @@ describe('the image events in events/, replayed as npm start replays them', () =
       expect(line).toMatchObject({ decision: { policyRule: 'image-scan-incomplete' }, notifications: 1 });
       expect(line.actions.map((a) => a.action)).toEqual(['notify']);
       expect(writes.get('ecr/06-ecr-image-scan-failed.json')).toEqual([]);
-      const records = await session.deps.ledger.actionRecords('image:legacy-app@sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9');
+      const records = await session.ledger.actionRecords('image:legacy-app@sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9');
       expect(records).toEqual(expect.arrayContaining([expect.objectContaining({ step: 'scan-status:FAILED', action: 'record-scan', status: 'skipped' })]));
     },
     'ecr/07-ecr-image-action-push-quarantined-digest.json': () => {
@@ -128,14 +128,14 @@ describe('the image events in events/, replayed as npm start replays them', () =
       const line = first('ecs/ecs-task-launch-pending-without-digest.json');
       expect(line).toMatchObject({ rule: 'taskLaunchGuard', containment: 'contained (stop-task)', notifications: 1 });
       const task = account.ecs.tasks.get('arn:aws:ecs:us-east-1:111122223333:task/staging-cluster/9f8e7d6c5b4a39281706f5e4d3c2b1a0')!;
-      expect(task.lastStatus).toBe('STOPPED');
+      expect(task.desiredStatus).toBe('STOPPED');
       expect(task.stoppedReason).toMatch(/quarantined image checkout-api/);
       expect(task.stoppedReason).toContain(`image:checkout-api@${CHECKOUT}`);
     },
     'ecs/ecs-task-launch-quarantined-digest.json': () => {
       const [line, ...emitted] = lines.get('ecs/ecs-task-launch-quarantined-digest.json')!;
       expect(line).toMatchObject({ containment: 'contained (stop-task)' });
-      expect(account.ecs.tasks.get('arn:aws:ecs:us-east-1:111122223333:task/prod-cluster/4e8a1c2b3d4f5a6b7c8d9e0f1a2b3c4d')!.lastStatus).toBe('STOPPED');
+      expect(account.ecs.tasks.get('arn:aws:ecs:us-east-1:111122223333:task/prod-cluster/4e8a1c2b3d4f5a6b7c8d9e0f1a2b3c4d')!.desiredStatus).toBe('STOPPED');
       // ECS's replacement from the same digest cannot pull the archived image; the guard finds it already stopped.
       const replacement = emitted.find((l) => l.rule === 'taskLaunchGuard')!;
       expect(replacement.ignored).toMatch(/already stopped: CannotPullContainerError.*archived/);
@@ -205,13 +205,13 @@ describe('image quarantine on the simulated deployment', () => {
 
   async function deploy(policy = shippedPolicy(), config = {}) {
     deployment = await startSimulatedDeployment({ policy, config });
-    return { account: deployment.account, deps: deployment.deps };
+    return { account: deployment.account, runbook: deployment.depsFor('runbook'), launchGuard: deployment.depsFor('taskLaunchGuard') };
   }
 
   async function seedAndHandle(raw: Json) {
     deployment.account.seedFromEvent(raw);
     const handle = raw['detail-type'] === 'ECR Image Scan' || String(raw['detail-type']).startsWith('Inspector2') ? respondToImageFinding : guardLaunchOrPush;
-    return handle(raw, deployment.deps);
+    return handle(raw, deployment.depsFor(handle === respondToImageFinding ? 'imageFinding' : 'taskLaunchGuard'));
   }
 
   it('a critical scan, then a task launch from that digest: image archived, task stopped; a clean launch untouched', async () => {
@@ -220,7 +220,7 @@ describe('image quarantine on the simulated deployment', () => {
     expect(status(account, 'checkout-api', CHECKOUT)).toBe('ARCHIVED');
     const result = await seedAndHandle(launch());
     expect(result.containment).toBe('contained (stop-task)');
-    expect(account.ecs.tasks.get(launch().detail.taskArn)!.lastStatus).toBe('STOPPED');
+    expect(account.ecs.tasks.get(launch().detail.taskArn)!.desiredStatus).toBe('STOPPED');
 
     const clean = launch(`sha256:${'ab'.repeat(32)}`, 'fedcba9876543210fedcba9876543210');
     clean.detail.containers[0].image = '111122223333.dkr.ecr.us-east-1.amazonaws.com/checkout-api:2.8.0';
@@ -236,7 +236,7 @@ describe('image quarantine on the simulated deployment', () => {
     expect(account.callsTo('ecr', 'UpdateImageStorageClass')).toHaveLength(1);
     expect(notificationsOf(account)).toHaveLength(1);
     await seedAndHandle(launch());
-    expect((await guardLaunchOrPush(launch(), deployment.deps)).ignored).toMatch(/already stopped/);
+    expect((await guardLaunchOrPush(launch(), deployment.depsFor('taskLaunchGuard'))).ignored).toMatch(/already stopped/);
     expect(account.callsTo('ecs', 'StopTask')).toHaveLength(1);
   });
 
@@ -248,7 +248,7 @@ describe('image quarantine on the simulated deployment', () => {
     await seedAndHandle(critical());
     const [message] = notificationsOf(account);
     expect(message!.image!.tasksUsingImage).toContain(running.detail.taskArn);
-    expect(account.ecs.tasks.get(running.detail.taskArn)!).toMatchObject({ lastStatus: 'STOPPED', stoppedReason: expect.stringContaining('image:checkout-api@') });
+    expect(account.ecs.tasks.get(running.detail.taskArn)!).toMatchObject({ desiredStatus: 'STOPPED', stoppedReason: expect.stringContaining('image:checkout-api@') });
   });
 
   it('stopRunningTasks leaves a protected task running, and says so', async () => {
@@ -264,20 +264,20 @@ describe('image quarantine on the simulated deployment', () => {
   });
 
   it('release-image restores the storage class, records who and why, and lets the digest launch again', async () => {
-    const { account, deps } = await deploy();
+    const { account, runbook, launchGuard } = await deploy();
     await seedAndHandle(critical());
-    const released = await releaseImage({ repository: 'checkout-api', digest: CHECKOUT, by: 'alice@example.com', reason: 'false positive: CVE not reachable' }, deps);
+    const released = await releaseImage({ repository: 'checkout-api', digest: CHECKOUT, by: 'alice@example.com', reason: 'false positive: CVE not reachable' }, runbook);
     expect(released.containment).toBe('released');
     expect(status(account, 'checkout-api', CHECKOUT)).toBe('ACTIVE');
-    const [record] = (await deps.ledger.recordsForTarget(`image:checkout-api@${CHECKOUT}`)).filter((r) => r.action === 'quarantine-image');
+    const [record] = (await runbook.ledger.recordsForTarget(`image:checkout-api@${CHECKOUT}`)).filter((r) => r.action === 'quarantine-image');
     expect(record).toMatchObject({ status: 'released', releasedBy: 'alice@example.com', releaseReason: 'false positive: CVE not reachable', beforeState: { imageStatus: 'ACTIVE', tags: ['2.7.0', 'latest'] } });
     expect((await seedAndHandle(launch())).ignored).toMatch(/no quarantined image/);
     expect(notificationsOf(account).at(-1)).toMatchObject({ kind: 'runbook', containment: { state: 'released' }, requestedBy: 'alice@example.com' });
-    expect((await releaseImage({ repository: 'checkout-api', digest: CHECKOUT, by: 'alice', reason: 'again' }, deps)).ignored).toMatch(/not quarantined/);
+    expect((await releaseImage({ repository: 'checkout-api', digest: CHECKOUT, by: 'alice', reason: 'again' }, runbook)).ignored).toMatch(/not quarantined/);
   });
 
   it('a push that restores an archived, quarantined digest is quarantined again and reported', async () => {
-    const { account, deps } = await deploy();
+    const { account, runbook, launchGuard } = await deploy();
     await seedAndHandle(critical());
     account.drainEvents();
     // A CI job re-pushes the manifest: ECR restores the archived image to standard storage (archive-image.html).
@@ -285,16 +285,16 @@ describe('image quarantine on the simulated deployment', () => {
     await account.clients().ecr.send(new PutImageCommand({ repositoryName: 'checkout-api', imageManifest: manifest, imageTag: 'hotfix' }));
     expect(status(account, 'checkout-api', CHECKOUT)).toBe('ACTIVE');
     const [push] = account.drainEvents().filter((e) => e['detail-type'] === 'ECR Image Action');
-    const result = await guardLaunchOrPush(push, deps);
+    const result = await guardLaunchOrPush(push, launchGuard);
     expect(result.actions[0]).toMatchObject({ action: 'quarantine-image', status: 'applied', mechanism: 'archive' });
     expect(status(account, 'checkout-api', CHECKOUT)).toBe('ARCHIVED');
     expect(notificationsOf(account).at(-1)!.headline).toMatch(/^Re-quarantined \(archive\) after a push restored it: checkout-api@/);
     // The same delivery again does nothing more.
-    expect((await guardLaunchOrPush(push, deps)).ignored).toMatch(/^already handled for this image/);
+    expect((await guardLaunchOrPush(push, launchGuard)).ignored).toMatch(/^already handled for this image/);
   });
 
   it('where archiving is refused, keeps only a quarantine tag (recording the removed tags), and release puts them back', async () => {
-    const { account, deps } = await deploy();
+    const { account, runbook, launchGuard } = await deploy();
     account.faults.inject({ service: 'ecr', operation: 'UpdateImageStorageClass', error: { code: 'ValidationException', status: 400, message: 'archive is not supported for this image' }, times: 5 });
     const result = await seedAndHandle(critical());
     expect(result.actions.slice(0, 2)).toEqual([
@@ -306,11 +306,11 @@ describe('image quarantine on the simulated deployment', () => {
     expect(account.ecr.image('checkout-api', CHECKOUT)).toMatchObject({ imageStatus: 'ACTIVE', imageTags: [tag] });
     // The responder's own retag is reported by ECR as a push: the guard knows it for its own.
     const own = account.drainEvents().find((e) => e['detail-type'] === 'ECR Image Action')!;
-    expect((await guardLaunchOrPush(own, deps)).ignored).toBe("the responder's own quarantine tag");
+    expect((await guardLaunchOrPush(own, launchGuard)).ignored).toBe("the responder's own quarantine tag");
     // Pulls by digest still work, so the launch guard is what stops a task.
     expect((await seedAndHandle(launch())).containment).toBe('contained (stop-task)');
 
-    await releaseImage({ repository: 'checkout-api', digest: CHECKOUT, by: 'bob', reason: 'fixed upstream' }, deps);
+    await releaseImage({ repository: 'checkout-api', digest: CHECKOUT, by: 'bob', reason: 'fixed upstream' }, runbook);
     expect(account.ecr.image('checkout-api', CHECKOUT)!.imageTags.sort()).toEqual(['2.7.0', 'latest']);
   });
 
@@ -344,7 +344,7 @@ describe('image quarantine on the simulated deployment', () => {
     expect(writesSince(account, 0)).toEqual([]);
     const bad = critical();
     delete bad.detail['image-digest'];
-    expect((await respondToImageFinding(bad, deployment.deps)).error).toBe('detail.image-digest: is required');
+    expect((await respondToImageFinding(bad, deployment.depsFor('imageFinding'))).error).toBe('detail.image-digest: is required');
   });
 });
 

@@ -54,7 +54,7 @@ async function invoke(event: unknown): Promise<Record<string, unknown>> {
       AWS_SECRET_ACCESS_KEY: 'bundle-test',
       AWS_ENDPOINT_URL_DYNAMODB: deployment.dynamoEndpoint,
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      RESPONDER_TABLE: deployment.deps.config.tableName,
+      RESPONDER_TABLE: deployment.config.tableName,
       EVIDENCE_BUCKET: 'evidence',
       NOTIFY_TOPIC_ARN: 'arn:aws:sns:us-east-1:111122223333:notifications',
       POWERTOOLS_LOG_LEVEL: 'ERROR',
@@ -74,7 +74,7 @@ describe('the bundled runtimeFinding function', () => {
     const event = loadEvent('gd-ecs-malformed-missing-task-arn.json');
     const result = await invoke(event);
     expect(result).toMatchObject({ finding: null, actions: [], error: 'detail.resource.ecsClusterDetails.taskDetails.arn: is required' });
-    const kept = await deployment.dynamo.send(new GetItemCommand({ TableName: deployment.deps.config.tableName, Key: { pk: { S: `REJECTED#${event.id}` }, sk: { S: '#EVENT' } } }));
+    const kept = await deployment.dynamo.send(new GetItemCommand({ TableName: deployment.config.tableName, Key: { pk: { S: `REJECTED#${event.id}` }, sk: { S: '#EVENT' } } }));
     expect(kept.Item?.error?.S).toBe('detail.resource.ecsClusterDetails.taskDetails.arn: is required');
     expect(JSON.parse(kept.Item!.raw!.S!)).toEqual(event);
   });

@@ -15,7 +15,7 @@ afterEach(async () => {
 describe('the ledger (DynamoDB API through dynalite)', () => {
   it('write-ahead: the first before-state wins, so a retry never records the quarantine state as the original', async () => {
     deployment = await startDeployment();
-    const { ledger } = deployment.deps;
+    const { ledger } = deployment;
     await ledger.writeAhead(audit, { ...step, beforeState: { groups: ['sg-original'] } });
     const retry = await ledger.writeAhead(audit, { ...step, beforeState: { groups: ['sg-quarantine'] } });
     expect(retry.beforeState).toEqual({ groups: ['sg-original'] });
@@ -24,7 +24,7 @@ describe('the ledger (DynamoDB API through dynalite)', () => {
 
   it('after a release, the same step starts a new episode with a before-state of its own', async () => {
     deployment = await startDeployment();
-    const { ledger } = deployment.deps;
+    const { ledger } = deployment;
     const first = await ledger.writeAhead(audit, { ...step, beforeState: { groups: ['sg-a'] } });
     await ledger.markReleased(first, { by: 'oncall', reason: 'false positive', detail: 'restored' });
     const second = await ledger.writeAhead(audit, { ...step, beforeState: { groups: ['sg-b'] } });
@@ -37,7 +37,7 @@ describe('the ledger (DynamoDB API through dynalite)', () => {
 
   it('claims a finding once; a higher severity claims again; a finished claim makes later deliveries duplicates', async () => {
     deployment = await startDeployment();
-    const { ledger } = deployment.deps;
+    const { ledger } = deployment;
     const claim = { ledgerId: 'guardduty:claim-test', severity: 8, count: 1, mode: 'enforce' as const };
     expect(await ledger.claim(claim)).toEqual({ claimed: true, reason: 'first' });
     await ledger.finishClaim(claim.ledgerId, 'contained');
@@ -47,7 +47,7 @@ describe('the ledger (DynamoDB API through dynalite)', () => {
 
   it('a blast-radius window is atomic: 10 concurrent takers of 4 slots, exactly 4 succeed', async () => {
     deployment = await startDeployment();
-    const { ledger } = deployment.deps;
+    const { ledger } = deployment;
     const window = new Date('2026-11-24T01:00:00Z');
     const taken = await Promise.all(Array.from({ length: 10 }, () => ledger.takeSlot('account#1', window, 4, 60)));
     expect(taken.filter(Boolean)).toHaveLength(4);

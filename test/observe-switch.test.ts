@@ -19,7 +19,7 @@ async function respondWithSwitch(readSwitch: () => Promise<string | undefined>) 
   deployment = await startDeployment();
   deployment.account.seedFromEvent(REVERSE_SHELL);
   const before = deployment.account.calls.length;
-  const result = await respondToRuntimeFinding(REVERSE_SHELL, await withObserveSwitch(deployment.deps, readSwitch));
+  const result = await respondToRuntimeFinding(REVERSE_SHELL, await withObserveSwitch(deployment.depsFor('runtimeFinding'), readSwitch));
   const changed = mutatingCalls(deployment.account, before).filter((c) => c.operation !== 'Publish');
   const message = JSON.parse(deployment.account.sns.published.at(-1)!.message);
   return { result, changed, message };
@@ -53,12 +53,12 @@ describe('the observe switch reaches the image guards too', () => {
     const scan = JSON.parse(readFileSync('events/ecr/01-ecr-image-scan-complete-critical.json', 'utf8'));
     const push = JSON.parse(readFileSync('events/ecr/07-ecr-image-action-push-quarantined-digest.json', 'utf8'));
     deployment.account.seedFromEvent(scan);
-    expect((await respondToImageFinding(scan, deployment.deps)).containment).toBe('contained (archive)');
+    expect((await respondToImageFinding(scan, deployment.depsFor('imageFinding'))).containment).toBe('contained (archive)');
     deployment.account.seedFromEvent(push); // the re-push restores the archived image, as ECR does
     const image = () => deployment!.account.ecr.image(push.detail['repository-name'], push.detail['image-digest'])!;
     expect(image().imageStatus).toBe('ACTIVE');
 
-    const result = await guardLaunchOrPush(push, await withObserveSwitch(deployment.deps, () => Promise.resolve('observe')));
+    const result = await guardLaunchOrPush(push, await withObserveSwitch(deployment.depsFor('taskLaunchGuard'), () => Promise.resolve('observe')));
     expect(result.decision).toMatchObject({ mode: 'observe' });
     expect(result.actions.find((a) => a.action === 'quarantine-image')).toMatchObject({ status: 'planned' });
     expect(image().imageStatus).toBe('ACTIVE');

@@ -47,7 +47,7 @@ describe('runbook commands', () => {
     deployment.account.seedFromEvent(event);
     const before = deployment.account.calls.length;
     for (const reason of [undefined, '', '   ']) {
-      const result = await runRunbook({ runbook: 'isolate', taskArn: taskArnOf(event), reason }, deployment.deps, 'arn:aws:iam::111122223333:user/oncall');
+      const result = await runRunbook({ runbook: 'isolate', taskArn: taskArnOf(event), reason }, deployment.depsFor('runbook'), 'arn:aws:iam::111122223333:user/oncall');
       expect(result.error).toMatch(/^reason: is required for isolate/);
       expect(result.actions).toEqual([]);
     }
@@ -56,7 +56,7 @@ describe('runbook commands', () => {
 
   it('rejects a bad target with the field named', async () => {
     deployment = await startDeployment();
-    const result = await runRunbook({ runbook: 'stop', taskArn: 'not-an-arn', reason: 'x' }, deployment.deps);
+    const result = await runRunbook({ runbook: 'stop', taskArn: 'not-an-arn', reason: 'x' }, deployment.depsFor('runbook'));
     expect(result.error).toMatch(/^taskArn: must be a long-format ECS task ARN/);
   });
 
@@ -69,7 +69,7 @@ describe('runbook commands', () => {
     expect(instanceEni).toBeDefined();
     const originalGroups = [...instanceEni!.groupIds];
 
-    const isolated = await runRunbook({ runbook: 'isolate', taskArn, reason: 'crypto miner seen by SRE', hostIsolation: true, ticket: 'INC-7' }, deployment.deps, 'arn:aws:iam::111122223333:user/alice');
+    const isolated = await runRunbook({ runbook: 'isolate', taskArn, reason: 'crypto miner seen by SRE', hostIsolation: true, ticket: 'INC-7' }, deployment.depsFor('runbook'), 'arn:aws:iam::111122223333:user/alice');
     expect(isolated.error).toBeUndefined();
     expect(isolated.containment).toBe('contained (security-group)');
     const quarantined = deployment.account.ec2.networkInterfaces.get(instanceEni!.networkInterfaceId)!;
@@ -80,14 +80,14 @@ describe('runbook commands', () => {
     const notification = JSON.parse(deployment.account.sns.published.at(-1)!.message);
     expect(notification).toMatchObject({ kind: 'runbook', requestedBy: 'arn:aws:iam::111122223333:user/alice', reason: 'crypto miner seen by SRE', ticket: 'INC-7' });
 
-    const released = await runRunbook({ runbook: 'release', taskArn, reason: 'false positive: mining benchmark' }, deployment.deps, 'arn:aws:iam::111122223333:user/bob');
+    const released = await runRunbook({ runbook: 'release', taskArn, reason: 'false positive: mining benchmark' }, deployment.depsFor('runbook'), 'arn:aws:iam::111122223333:user/bob');
     expect(released.actions.filter((a) => a.status === 'failed')).toEqual([]);
     const restored = deployment.account.ec2.networkInterfaces.get(instanceEni!.networkInterfaceId)!;
     expect(restored.groupIds).toEqual(originalGroups);
     expect(restored.tags['responder:original-groups']).toBeUndefined();
     expect(restored.tags['responder:state']).toBe('released');
 
-    const records = await deployment.deps.ledger.recordsForTarget(`task:${taskArn}`);
+    const records = await deployment.ledger.recordsForTarget(`task:${taskArn}`);
     const swap = records.find((r) => r.mechanism === 'security-group')!;
     expect(swap).toMatchObject({ status: 'released', releasedBy: 'arn:aws:iam::111122223333:user/bob', releaseReason: 'false positive: mining benchmark', requestedBy: 'arn:aws:iam::111122223333:user/alice' });
     const releaseNote = JSON.parse(deployment.account.sns.published.at(-1)!.message);
@@ -103,7 +103,7 @@ describe('runbook commands', () => {
     expect(contained.containment).toBe('contained (network-acl)');
     expect(aclSnapshot(deployment)).not.toBe(before);
 
-    const released = await runRunbook({ runbook: 'release', findingId: `guardduty:${event.detail.id}`, reason: 'load test' }, deployment.deps, 'oncall');
+    const released = await runRunbook({ runbook: 'release', findingId: `guardduty:${event.detail.id}`, reason: 'load test' }, deployment.depsFor('runbook'), 'oncall');
     expect(released.actions.map((a) => [a.action, a.mechanism, a.status])).toEqual(
       expect.arrayContaining([
         ['isolate-task', 'network-acl', 'applied'],
@@ -113,7 +113,7 @@ describe('runbook commands', () => {
     expect(aclSnapshot(deployment)).toBe(before);
 
     // A second release is a no-op that says so.
-    const again = await runRunbook({ runbook: 'release', findingId: `guardduty:${event.detail.id}`, reason: 'load test' }, deployment.deps, 'oncall');
+    const again = await runRunbook({ runbook: 'release', findingId: `guardduty:${event.detail.id}`, reason: 'load test' }, deployment.depsFor('runbook'), 'oncall');
     expect(again.actions.filter((a) => a.action !== 'notify').every((a) => a.status === 'skipped' && /already released/.test(a.detail ?? ''))).toBe(true);
     expect(aclSnapshot(deployment)).toBe(before);
   });
@@ -122,8 +122,8 @@ describe('runbook commands', () => {
     deployment = await startDeployment();
     const event = loadEvent(REVERSE_SHELL);
     await seedAndRespond(deployment, event);
-    expect(deployment.account.ecs.tasks.get(taskArnOf(event))?.lastStatus).toBe('STOPPED');
-    const released = await runRunbook({ runbook: 'release', findingId: `guardduty:${event.detail.id}`, reason: 'review done' }, deployment.deps, 'oncall');
+    expect(deployment.account.ecs.tasks.get(taskArnOf(event))?.desiredStatus).toBe('STOPPED');
+    const released = await runRunbook({ runbook: 'release', findingId: `guardduty:${event.detail.id}`, reason: 'review done' }, deployment.depsFor('runbook'), 'oncall');
     expect(released.actions).toContainEqual(expect.objectContaining({ action: 'stop-task', status: 'unsupported', detail: expect.stringMatching(/cannot be restarted/) }));
     expect(released.actions.filter((a) => a.status === 'failed')).toEqual([]);
   });
@@ -135,18 +135,18 @@ describe('runbook commands', () => {
     const instanceEni = [...deployment.account.ec2.networkInterfaces.values()].find((eni) => !eni.requesterManaged && eni.attachment?.instanceId)!;
     const originalGroups = [...instanceEni.groupIds];
     // The outcome of the swap is never recorded (as if the process died right after the change): the record stays `intent`.
-    const ledger = deployment.deps.ledger;
+    const ledger = deployment.ledger;
     const recordOutcome = ledger.recordOutcome.bind(ledger);
     ledger.recordOutcome = (audit, step, outcome, target) =>
       step === 'isolate-task:security-group' || step === 'isolate-task' ? Promise.reject(new Error('crash')) : recordOutcome(audit, step, outcome, target);
-    await runRunbook({ runbook: 'isolate', taskArn: taskArnOf(event), reason: 'suspicious', hostIsolation: true }, deployment.deps, 'oncall').catch(() => undefined);
+    await runRunbook({ runbook: 'isolate', taskArn: taskArnOf(event), reason: 'suspicious', hostIsolation: true }, deployment.depsFor('runbook'), 'oncall').catch(() => undefined);
     ledger.recordOutcome = recordOutcome;
     expect(deployment.account.ec2.networkInterfaces.get(instanceEni.networkInterfaceId)!.groupIds).not.toEqual(originalGroups);
     const intent = (await ledger.recordsForTarget(`task:${taskArnOf(event)}`)).find((r: ActionRecord) => r.mechanism === 'security-group')!;
     expect(intent.status).toBe('intent');
     expect(intent.beforeState).toMatchObject({ groups: originalGroups });
 
-    await runRunbook({ runbook: 'release', taskArn: taskArnOf(event), reason: 'recover after crash' }, deployment.deps, 'oncall');
+    await runRunbook({ runbook: 'release', taskArn: taskArnOf(event), reason: 'recover after crash' }, deployment.depsFor('runbook'), 'oncall');
     expect(deployment.account.ec2.networkInterfaces.get(instanceEni.networkInterfaceId)!.groupIds).toEqual(originalGroups);
   });
 
@@ -154,7 +154,7 @@ describe('runbook commands', () => {
     deployment = await startDeployment();
     const event = loadEvent(REVERSE_SHELL);
     await seedAndRespond(deployment, event);
-    const status = await runRunbook({ runbook: 'status', taskArn: taskArnOf(event) }, deployment.deps, 'oncall');
+    const status = await runRunbook({ runbook: 'status', taskArn: taskArnOf(event) }, deployment.depsFor('runbook'), 'oncall');
     const rows = status.records!.map((r) => [r.action, r.mechanism, r.status, r.mode, r.requestedBy]);
     expect(rows).toEqual(
       expect.arrayContaining([
@@ -163,7 +163,7 @@ describe('runbook commands', () => {
         ['stop-task', 'stop-task', 'applied', 'enforce', 'automation'],
       ]),
     );
-    const history = await runRunbook({ runbook: 'history', since: '2000-01-01T00:00:00Z' }, deployment.deps, 'oncall');
+    const history = await runRunbook({ runbook: 'history', since: '2000-01-01T00:00:00Z' }, deployment.depsFor('runbook'), 'oncall');
     expect(history.records!.length).toBeGreaterThanOrEqual(status.records!.length);
   });
 });
@@ -190,7 +190,7 @@ describe('one path: replay files, the CLI and the Lambda handler', () => {
       const [released] = await session.replayFile(payloadFile({ runbook: 'release', findingId: `guardduty:${event.detail.id}`, reason: 'pen test PT-7' }));
       expect(released!.rule).toBe('runbook');
       expect(denyEntries()).toEqual([]);
-      const records = await session.deps.ledger.actionRecords(`guardduty:${event.detail.id}`);
+      const records = await session.ledger.actionRecords(`guardduty:${event.detail.id}`);
       expect(records.find((r) => r.mechanism === 'network-acl')).toMatchObject({ status: 'released', releasedBy: PRINCIPAL, releaseReason: 'pen test PT-7' });
     } finally {
       await session.close();
@@ -210,7 +210,7 @@ describe('one path: replay files, the CLI and the Lambda handler', () => {
     deployment = await startDeployment();
     await seedAndRespond(deployment, event);
     const d = deployment;
-    vi.doMock('../shared/lambda-deps', () => ({ lambdaDeps: () => Promise.resolve(d.deps) }));
+    vi.doMock('../shared/lambda-deps', () => ({ lambdaDeps: () => Promise.resolve(d.depsFor('runbook')) }));
     const { handler } = await import('../functions/runbook');
     const fromLambda = (await handler(payload)) as Json;
     vi.doUnmock('../shared/lambda-deps');
@@ -218,7 +218,7 @@ describe('one path: replay files, the CLI and the Lambda handler', () => {
     expect(shape(fromLambda)).toEqual(shape(fromCli));
     expect(shape(fromCli)).toEqual(['isolate-task/network-acl/applied', 'notify/sns/applied', 'tag/tags/applied']);
     // Who: the CLI knows its STS identity; a direct invoke states nothing, and is recorded as unattributed.
-    const records = await d.deps.ledger.actionRecords(payload.findingId);
+    const records = await d.ledger.actionRecords(payload.findingId);
     expect(records.find((r) => r.mechanism === 'network-acl')).toMatchObject({ status: 'released', releasedBy: 'unattributed (direct invoke)' });
   });
 });
@@ -230,30 +230,34 @@ describe('runbook on images', () => {
   it('quarantine-image by a person archives the digest, and release-image restores it; both recorded with who and why', async () => {
     deployment = await startDeployment();
     deployment.account.putImage({ repository: REPOSITORY, digest: DIGEST, tags: ['1.0.0', 'latest'] });
-    const quarantined = await runRunbook({ runbook: 'quarantine-image', repository: REPOSITORY, imageDigest: DIGEST, reason: 'malware found by a scan outside AWS', ticket: 'SEC-9' }, deployment.deps, 'arn:aws:iam::111122223333:user/carol');
+    const quarantined = await runRunbook({ runbook: 'quarantine-image', repository: REPOSITORY, imageDigest: DIGEST, reason: 'malware found by a scan outside AWS', ticket: 'SEC-9' }, deployment.depsFor('runbook'), 'arn:aws:iam::111122223333:user/carol');
     expect(quarantined.error).toBeUndefined();
     expect(quarantined.containment).toBe('contained (archive)');
     expect(deployment.account.ecr.image(REPOSITORY, DIGEST)!.imageStatus).toBe('ARCHIVED');
     const message = JSON.parse(deployment.account.sns.published.at(-1)!.message);
     expect(message).toMatchObject({ kind: 'runbook', reason: 'malware found by a scan outside AWS', ticket: 'SEC-9', requestedBy: 'arn:aws:iam::111122223333:user/carol' });
 
-    const refused = await runRunbook({ runbook: 'release-image', repository: REPOSITORY, imageDigest: DIGEST }, deployment.deps, 'dave');
+    const refused = await runRunbook({ runbook: 'release-image', repository: REPOSITORY, imageDigest: DIGEST }, deployment.depsFor('runbook'), 'dave');
     expect(refused.error).toMatch(/^reason: is required for release-image/);
     expect(deployment.account.ecr.image(REPOSITORY, DIGEST)!.imageStatus).toBe('ARCHIVED');
 
-    const released = await runRunbook({ runbook: 'release-image', repository: REPOSITORY, imageDigest: DIGEST, reason: 'false positive' }, deployment.deps, 'dave');
+    const released = await runRunbook({ runbook: 'release-image', repository: REPOSITORY, imageDigest: DIGEST, reason: 'false positive' }, deployment.depsFor('runbook'), 'dave');
     expect(released.containment).toBe('released');
     const image = deployment.account.ecr.image(REPOSITORY, DIGEST)!;
+    // A restore takes time (restore-image.html): ACTIVATING until ECR finishes it.
+    expect(image.imageStatus).toBe('ACTIVATING');
+    deployment.account.ecr.settle();
     expect(image.imageStatus).toBe('ACTIVE');
     expect([...image.imageTags].sort()).toEqual(['1.0.0', 'latest']);
     // A person may quarantine it again after the release (their request is not a repeated scan).
-    const again = await runRunbook({ runbook: 'quarantine-image', repository: REPOSITORY, imageDigest: DIGEST, reason: 'it was malware after all' }, deployment.deps, 'carol');
+    const again = await runRunbook({ runbook: 'quarantine-image', repository: REPOSITORY, imageDigest: DIGEST, reason: 'it was malware after all' }, deployment.depsFor('runbook'), 'carol');
     expect(again.containment).toBe('contained (archive)');
     expect(deployment.account.ecr.image(REPOSITORY, DIGEST)!.imageStatus).toBe('ARCHIVED');
-    await runRunbook({ runbook: 'release-image', repository: REPOSITORY, imageDigest: DIGEST, reason: 'fixed upstream' }, deployment.deps, 'dave');
+    await runRunbook({ runbook: 'release-image', repository: REPOSITORY, imageDigest: DIGEST, reason: 'fixed upstream' }, deployment.depsFor('runbook'), 'dave');
+    deployment.account.ecr.settle();
     expect(deployment.account.ecr.image(REPOSITORY, DIGEST)!.imageStatus).toBe('ACTIVE');
 
-    const status = await runRunbook({ runbook: 'status', repository: REPOSITORY, imageDigest: DIGEST }, deployment.deps, 'dave');
+    const status = await runRunbook({ runbook: 'status', repository: REPOSITORY, imageDigest: DIGEST }, deployment.depsFor('runbook'), 'dave');
     const archives = status.records!.filter((r) => r.mechanism === 'archive');
     expect(archives).toHaveLength(2);
     expect(archives[0]).toMatchObject({ status: 'released', requestedBy: 'arn:aws:iam::111122223333:user/carol', releasedBy: 'dave', releaseReason: 'false positive' });
@@ -317,16 +321,16 @@ rules:
       const taskArn = taskArnOf(event);
       const before = snapshot(deployment, taskArn);
 
-      const ledger = deployment.deps.ledger;
+      const ledger = deployment.ledger;
       const recordOutcome = ledger.recordOutcome.bind(ledger);
       ledger.recordOutcome = (audit, step, outcome, target) => (step.startsWith(crashAt) ? Promise.reject(new Error('crash')) : recordOutcome(audit, step, outcome, target));
-      await respondToRuntimeFinding(event, deployment.deps).catch(() => undefined);
+      await respondToRuntimeFinding(event, deployment.depsFor('runtimeFinding')).catch(() => undefined);
       ledger.recordOutcome = recordOutcome;
       expect(snapshot(deployment, taskArn)).not.toEqual(before);
       const crashed = (await ledger.actionRecords(`guardduty:${event.detail.id}`)).find((r) => r.step.startsWith(crashAt))!;
       expect(crashed.status).toBe('intent');
 
-      const released = await runRunbook({ runbook: 'release', findingId: `guardduty:${event.detail.id}`, reason: 'recover after crash' }, deployment.deps, 'oncall');
+      const released = await runRunbook({ runbook: 'release', findingId: `guardduty:${event.detail.id}`, reason: 'recover after crash' }, deployment.depsFor('runbook'), 'oncall');
       expect(released.actions.filter((a) => a.status === 'failed')).toEqual([]);
       expect(snapshot(deployment, taskArn)).toEqual(before);
     });
@@ -339,13 +343,13 @@ describe('status after a release and a re-evaluation', () => {
     const event = loadEvent('gd-ecs-fargate-process-injection-high.json');
     await seedAndRespond(deployment, event);
     const findingId = `guardduty:${event.detail.id}`;
-    await runRunbook({ runbook: 'release', findingId, reason: 'looked benign' }, deployment.deps, 'alice');
+    await runRunbook({ runbook: 'release', findingId, reason: 'looked benign' }, deployment.depsFor('runbook'), 'alice');
     // GuardDuty re-publishes the finding as Critical: it is re-evaluated and isolated again.
     const worse = structuredClone(event);
     worse.detail.severity = 9.5;
-    expect((await respondToRuntimeFinding(worse, deployment.deps)).decision).toMatchObject({ policyRule: 'critical' });
+    expect((await respondToRuntimeFinding(worse, deployment.depsFor('runtimeFinding'))).decision).toMatchObject({ policyRule: 'critical' });
 
-    const status = await runRunbook({ runbook: 'status', findingId }, deployment.deps, 'alice');
+    const status = await runRunbook({ runbook: 'status', findingId }, deployment.depsFor('runbook'), 'alice');
     const nacl = status.records!.filter((r) => r.mechanism === 'network-acl');
     expect(nacl.map((r) => [r.status, r.releasedBy ?? null, r.policyRule])).toEqual([
       ['released', 'alice', 'high-isolate'],

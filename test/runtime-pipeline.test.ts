@@ -90,7 +90,9 @@ describe('shipped events: the Fargate reverse shell (High, rule unmistakable-thr
     await start();
     deployment.account.seedFromEvent(REVERSE_SHELL);
     before = taskNetwork(deployment.account, REVERSE_SHELL_TASK);
-    result = await respondToRuntimeFinding(REVERSE_SHELL, deployment.deps);
+    result = await respondToRuntimeFinding(REVERSE_SHELL, deployment.depsFor('runtimeFinding'));
+    // Time passes: the stopped task finishes its lifecycle and the service starts its replacement.
+    deployment.account.ecs.settle();
   });
 
   it('decides, and reports every step with its outcome', () => {
@@ -110,14 +112,14 @@ describe('shipped events: the Fargate reverse shell (High, rule unmistakable-thr
   });
 
   it('stores the evidence in S3 under the finding id, before anything destructive', () => {
-    const evidence = deployment.account.s3.objects(deployment.deps.config.evidenceBucket);
+    const evidence = deployment.account.s3.objects(deployment.config.evidenceBucket);
     const prefix = `findings/${REVERSE_SHELL_ID}/`;
     expect(evidence.map((o) => o.key)).toEqual(['describe-tasks.json', 'event.json', 'network.json', 'task-definition.json'].map((n) => prefix + n));
-    expect(JSON.parse(deployment.account.s3.object(deployment.deps.config.evidenceBucket, `${prefix}event.json`)!.body)).toEqual(REVERSE_SHELL);
-    const described = JSON.parse(deployment.account.s3.object(deployment.deps.config.evidenceBucket, `${prefix}describe-tasks.json`)!.body);
+    expect(JSON.parse(deployment.account.s3.object(deployment.config.evidenceBucket, `${prefix}event.json`)!.body)).toEqual(REVERSE_SHELL);
+    const described = JSON.parse(deployment.account.s3.object(deployment.config.evidenceBucket, `${prefix}describe-tasks.json`)!.body);
     expect(described.taskArn).toBe(REVERSE_SHELL_TASK);
     expect(described.lastStatus).toBe('RUNNING');
-    const network = JSON.parse(deployment.account.s3.object(deployment.deps.config.evidenceBucket, `${prefix}network.json`)!.body);
+    const network = JSON.parse(deployment.account.s3.object(deployment.config.evidenceBucket, `${prefix}network.json`)!.body);
     expect(network.taskInterface).toMatchObject({ id: before.eniId, privateIp: before.ip, requesterManaged: true });
     // Every evidence write happened before the first change to the workload.
     const firstPut = deployment.account.calls.findIndex((c) => c.operation === 'PutObject');
@@ -127,8 +129,11 @@ describe('shipped events: the Fargate reverse shell (High, rule unmistakable-thr
   });
 
   it('tags the task and its interface with the finding, state and rule', () => {
-    const task = deployment.account.ecs.tasks.get(REVERSE_SHELL_TASK)!;
-    expect(task.tags).toMatchObject({ [TAG_FINDING]: REVERSE_SHELL_ID, [TAG_STATE]: 'responding', [TAG_RULE]: 'unmistakable-threats' });
+    // StopTask deletes the task's tags (API_StopTask): what was set is read from the TagResource call.
+    expect(deployment.account.ecs.tasks.get(REVERSE_SHELL_TASK)!.tags).toEqual({});
+    const [tagged] = deployment.account.callsTo('ecs', 'TagResource').filter((c) => c.ok && c.input.resourceArn === REVERSE_SHELL_TASK);
+    const taskTags = Object.fromEntries((tagged!.input.tags as { key: string; value: string }[]).map((t) => [t.key, t.value]));
+    expect(taskTags).toMatchObject({ [TAG_FINDING]: REVERSE_SHELL_ID, [TAG_STATE]: 'responding', [TAG_RULE]: 'unmistakable-threats' });
     // ECS deletes a Fargate task's interface when the task stops, so the interface's tags are read from the
     // successful CreateTags calls that targeted it while it existed.
     expect(deployment.account.ec2.networkInterfaces.has(before.eniId)).toBe(false);
@@ -146,7 +151,7 @@ describe('shipped events: the Fargate reverse shell (High, rule unmistakable-thr
     const swap = result.actions.find((a) => a.mechanism === 'security-group')!;
     expect(swap).toMatchObject({ status: 'unsupported', errorCode: 'OperationNotPermitted' });
     expect(swap.detail).toMatch(/ECS-managed interface/);
-    const record = await ledgerRecord(deployment.deps.ledger, ledgerIdOf(REVERSE_SHELL), 'isolate-task:security-group');
+    const record = await ledgerRecord(deployment.ledger, ledgerIdOf(REVERSE_SHELL), 'isolate-task:security-group');
     expect(record).toMatchObject({ status: 'unsupported', errorCode: 'OperationNotPermitted', mechanism: 'security-group' });
     expect((record!.beforeState as { groups: string[] }).groups).toEqual(before.groups);
     const modify = deployment.account.callsTo('ec2', 'ModifyNetworkInterfaceAttribute');
@@ -159,14 +164,14 @@ describe('shipped events: the Fargate reverse shell (High, rule unmistakable-thr
       { egress: false, rule: 1, protocol: '-1' },
       { egress: true, rule: 1, protocol: '-1' },
     ]);
-    const record = await ledgerRecord(deployment.deps.ledger, ledgerIdOf(REVERSE_SHELL), 'isolate-task:network-acl');
+    const record = await ledgerRecord(deployment.ledger, ledgerIdOf(REVERSE_SHELL), 'isolate-task:network-acl');
     expect(record).toMatchObject({ status: 'applied', target: `task:${REVERSE_SHELL_TASK}` });
     expect(record!.beforeState).toEqual({ networkAclId: aclOfSubnet(deployment.account, before.subnetId).networkAclId, cidr: `${before.ip}/32`, ingressRule: 1, egressRule: 1 });
   });
 
   it('stops the task with a reason naming the finding; ECS starts a replacement for the service', () => {
     const task = deployment.account.ecs.tasks.get(REVERSE_SHELL_TASK)!;
-    expect(task.lastStatus).toBe('STOPPED');
+    expect(task.desiredStatus).toBe('STOPPED');
     expect(task.stopCode).toBe('UserInitiated');
     expect(task.stoppedReason).toContain(`guardduty:${REVERSE_SHELL_ID}`);
     expect(task.stoppedReason).toContain('Execution:Runtime/ReverseShell');
@@ -179,7 +184,7 @@ describe('shipped events: the Fargate reverse shell (High, rule unmistakable-thr
   it('publishes one notification: contained by network-acl, with every action', () => {
     const [message] = notifications(deployment.account);
     expect(deployment.account.sns.published).toHaveLength(1);
-    expect(deployment.account.sns.published[0]!.topicArn).toBe(deployment.deps.config.topicArn);
+    expect(deployment.account.sns.published[0]!.topicArn).toBe(deployment.config.topicArn);
     expect(deployment.account.sns.published[0]!.messageAttributes.containment?.StringValue).toBe('contained');
     expect(message).toMatchObject({
       kind: 'finding-response',
@@ -203,7 +208,7 @@ describe('shipped events: the Fargate reverse shell (High, rule unmistakable-thr
   });
 
   it('finishes the claim in the ledger with the containment state', async () => {
-    const claim = await deployment.deps.ledger.getClaim(ledgerIdOf(REVERSE_SHELL));
+    const claim = await deployment.ledger.getClaim(ledgerIdOf(REVERSE_SHELL));
     expect(claim).toMatchObject({ state: 'done', containment: 'contained', deliveries: 1, severity: 8, mode: 'enforce' });
   });
 
@@ -212,12 +217,12 @@ describe('shipped events: the Fargate reverse shell (High, rule unmistakable-thr
     const callsBefore = deployment.account.calls.length;
     const published = deployment.account.sns.published.length;
     deployment.account.seedFromEvent(update);
-    const again = await respondToRuntimeFinding(update, deployment.deps);
+    const again = await respondToRuntimeFinding(update, deployment.depsFor('runtimeFinding'));
     expect(again.actions).toEqual([]);
     expect(again.ignored).toMatch(/^duplicate delivery 2 of this finding/);
     expect(mutatingCalls(deployment.account, callsBefore)).toEqual([]);
     expect(deployment.account.sns.published).toHaveLength(published);
-    const claim = await deployment.deps.ledger.getClaim(ledgerIdOf(REVERSE_SHELL));
+    const claim = await deployment.ledger.getClaim(ledgerIdOf(REVERSE_SHELL));
     expect(claim).toMatchObject({ deliveries: 2, count: 4, state: 'done' });
   });
 });
@@ -228,12 +233,12 @@ describe('shipped events: other findings', () => {
     await start();
     deployment.account.seedFromEvent(event);
     const net = taskNetwork(deployment.account, taskArnOf(event));
-    const result = await respondToRuntimeFinding(event, deployment.deps);
+    const result = await respondToRuntimeFinding(event, deployment.depsFor('runtimeFinding'));
     expect(result.decision).toEqual({ policyRule: 'crypto-mining', mode: 'enforce' });
     expect(result.containment).toBe('contained (network-acl)');
     expect(denyEntriesFor(deployment.account, net.subnetId, `${net.ip}/32`)).toHaveLength(2);
     const task = deployment.account.ecs.tasks.get(taskArnOf(event))!;
-    expect(task.lastStatus).toBe('STOPPED');
+    expect(task.desiredStatus).toBe('STOPPED');
     // The digest the task ran is archived before the stop, so the service's replacement cannot pull it.
     const container = task.containers[0]!;
     const repository = container.image.split('/').slice(1).join('/').split(/[:@]/)[0]!;
@@ -241,7 +246,7 @@ describe('shipped events: other findings', () => {
     expect(result.actions.find((a) => a.action === 'quarantine-image')).toMatchObject({ status: 'applied', mechanism: 'archive' });
     const replacement = [...deployment.account.ecs.tasks.values()].find((t) => t.taskArn !== task.taskArn && t.group === task.group && t.stoppedReason);
     expect(replacement?.stoppedReason).toMatch(/^CannotPullContainerError/);
-    expect(deployment.account.s3.objects(deployment.deps.config.evidenceBucket).map((o) => o.key)).toContain(`findings/${event.detail.id}/event.json`);
+    expect(deployment.account.s3.objects(deployment.config.evidenceBucket).map((o) => o.key)).toContain(`findings/${event.detail.id}/event.json`);
     expect(notifications(deployment.account)[0]).toMatchObject({ containment: { state: 'contained', mechanism: 'network-acl' }, indicators: { domains: ['pool.supportxmr.com'] } });
   });
 
@@ -252,21 +257,21 @@ describe('shipped events: other findings', () => {
     const eu = deployment.inRegion('eu-central-1');
     eu.account.seedFromEvent(event);
     const net = taskNetwork(eu.account, taskArnOf(event));
-    const result = await respondToRuntimeFinding(event, eu.deps);
+    const result = await respondToRuntimeFinding(event, eu.depsFor('runtimeFinding'));
     expect(result.decision).toEqual({ policyRule: 'unmistakable-threats', mode: 'enforce' });
     expect(result.containment).toBe('contained (network-acl)');
     expect(denyEntriesFor(eu.account, net.subnetId, `${net.ip}/32`)).toHaveLength(2);
     const task = eu.account.ecs.tasks.get(taskArnOf(event))!;
-    expect(task.lastStatus).toBe('STOPPED');
+    expect(task.desiredStatus).toBe('STOPPED');
     expect(task.stoppedReason).toContain(event.detail.id);
-    expect(eu.account.s3.objects(eu.deps.config.evidenceBucket).map((o) => o.key)).toContain(`findings/${event.detail.id}/event.json`);
+    expect(eu.account.s3.objects(eu.config.evidenceBucket).map((o) => o.key)).toContain(`findings/${event.detail.id}/event.json`);
     const [message] = notifications(eu.account);
     expect(message).toMatchObject({ finding: { region: 'eu-central-1' }, containment: { state: 'contained', mechanism: 'network-acl' } });
     expect(message!.resource.images).toHaveLength(2);
     expect(eu.account.sns.published[0]!.topicArn).toMatch(/^arn:aws:sns:eu-central-1:111122223333:/);
     // Nothing happened in the home region; the ledger is shared.
     expect(deployment.account.calls).toEqual([]);
-    expect(await deployment.deps.ledger.getClaim(ledgerIdOf(event))).toMatchObject({ state: 'done', containment: 'contained' });
+    expect(await deployment.ledger.getClaim(ledgerIdOf(event))).toMatchObject({ state: 'done', containment: 'contained' });
   });
 
   it('medium (NewBinaryExecuted, 5) → medium-notify: one notification, no change to anything', async () => {
@@ -280,7 +285,7 @@ describe('shipped events: other findings', () => {
     expect(deployment.account.ecs.tasks.get(taskArnOf(event))!.lastStatus).toBe('RUNNING');
     expect(deployment.account.ecs.tasks.get(taskArnOf(event))!.tags).toEqual({});
     expect(notifications(deployment.account)[0]).toMatchObject({ containment: { state: 'none' }, finding: { severityLabel: 'MEDIUM' } });
-    expect(await deployment.deps.ledger.getClaim(ledgerIdOf(event))).toMatchObject({ state: 'done', containment: 'none' });
+    expect(await deployment.ledger.getClaim(ledgerIdOf(event))).toMatchObject({ state: 'done', containment: 'none' });
   });
 
   it('sample negative (resourceType Instance): not routed by EventBridge; rejected naming the field if it arrives anyway', async () => {
@@ -294,7 +299,7 @@ describe('shipped events: other findings', () => {
       await session.close();
     }
     await start();
-    const result = await respondToRuntimeFinding(event, deployment.deps);
+    const result = await respondToRuntimeFinding(event, deployment.depsFor('runtimeFinding'));
     expect(result.error).toBe('detail.resource.resourceType: is Instance; only ECSCluster findings are handled');
     expect(deployment.account.calls).toEqual([]);
     expect(await rawLedgerItem(deployment, `REJECTED#${event.id}`, '#EVENT')).toMatchObject({ error: result.error });
@@ -307,13 +312,13 @@ describe('new events', () => {
     await start();
     deployment.account.seedFromEvent(event);
     const net = taskNetwork(deployment.account, taskArnOf(event));
-    const result = await respondToRuntimeFinding(event, deployment.deps);
+    const result = await respondToRuntimeFinding(event, deployment.depsFor('runtimeFinding'));
     expect(result.finding).toMatchObject({ severity: 9.2 });
     expect(result.decision).toEqual({ policyRule: 'critical', mode: 'enforce' });
     expect(result.containment).toBe('contained (network-acl)');
     expect(denyEntriesFor(deployment.account, net.subnetId, `${net.ip}/32`)).toHaveLength(2);
     const task = deployment.account.ecs.tasks.get(taskArnOf(event))!;
-    expect(task.lastStatus).toBe('STOPPED');
+    expect(task.desiredStatus).toBe('STOPPED');
     expect(task.tags[TAG_RULE]).toBe('critical');
     expect(notifications(deployment.account)[0]).toMatchObject({ finding: { severityLabel: 'CRITICAL' }, containment: { state: 'contained', mechanism: 'network-acl' } });
     expect(notifications(deployment.account)[0]!.headline).toMatch(/^Contained \(network-acl\): CRITICAL /);
@@ -323,7 +328,7 @@ describe('new events', () => {
     await start();
     deployment.account.seedFromEvent(HIGH_ISOLATE);
     const net = taskNetwork(deployment.account, taskArnOf(HIGH_ISOLATE));
-    const result = await respondToRuntimeFinding(HIGH_ISOLATE, deployment.deps);
+    const result = await respondToRuntimeFinding(HIGH_ISOLATE, deployment.depsFor('runtimeFinding'));
     expect(result.decision).toEqual({ policyRule: 'high-isolate', mode: 'enforce' });
     expect(result.containment).toBe('contained (network-acl)');
     expect(deployment.account.ecs.tasks.get(taskArnOf(HIGH_ISOLATE))!.lastStatus).toBe('RUNNING');
@@ -347,7 +352,7 @@ describe('new events', () => {
       const original = [...host.groupIds];
       expect(host.requesterManaged).toBe(false);
 
-      const result = await respondToRuntimeFinding(EC2_BRIDGE, deployment.deps);
+      const result = await respondToRuntimeFinding(EC2_BRIDGE, deployment.depsFor('runtimeFinding'));
       const swap = result.actions.find((a) => a.action === 'isolate-task')!;
       expect(swap).toMatchObject({ status: 'applied', mechanism: 'security-group' });
       expect(result.actions.filter((a) => a.action === 'isolate-task')).toHaveLength(1);
@@ -360,7 +365,7 @@ describe('new events', () => {
       expect(host.groupIds).toEqual([quarantine.groupId]);
       expect(host.tags[ORIGINAL_GROUPS_TAG]).toBe(original.join(','));
       expect(host.tags[TAG_FINDING]).toBe(EC2_BRIDGE.detail.id);
-      const record = await ledgerRecord(deployment.deps.ledger, ledgerIdOf(EC2_BRIDGE), 'isolate-task:security-group');
+      const record = await ledgerRecord(deployment.ledger, ledgerIdOf(EC2_BRIDGE), 'isolate-task:security-group');
       expect(record).toMatchObject({ status: 'applied', mechanism: 'security-group' });
       expect(record!.beforeState).toEqual({ networkInterfaceId: host.networkInterfaceId, groups: original, quarantineGroupId: quarantine.groupId });
       expect(notifications(deployment.account)[0]).toMatchObject({ containment: { state: 'contained', mechanism: 'security-group' } });
@@ -373,7 +378,7 @@ describe('new events', () => {
       deployment.account.seedFromEvent(EC2_BRIDGE);
       const host = hostInterface(deployment.account, taskArnOf(EC2_BRIDGE));
       const original = [...host.groupIds];
-      const result = await respondToRuntimeFinding(EC2_BRIDGE, deployment.deps);
+      const result = await respondToRuntimeFinding(EC2_BRIDGE, deployment.depsFor('runtimeFinding'));
       expect(result.decision).toEqual({ policyRule: 'unmistakable-threats', mode: 'enforce' });
       const isolate = result.actions.filter((a) => a.action === 'isolate-task');
       expect(isolate[0]).toMatchObject({ status: 'unsupported', mechanism: 'security-group' });
@@ -382,7 +387,7 @@ describe('new events', () => {
       expect(deployment.account.callsTo('ec2', 'ModifyNetworkInterfaceAttribute')).toEqual([]);
       expect(host.groupIds).toEqual(original);
       expect(host.tags[ORIGINAL_GROUPS_TAG]).toBeUndefined();
-      expect(deployment.account.ecs.tasks.get(taskArnOf(EC2_BRIDGE))!.lastStatus).toBe('STOPPED');
+      expect(deployment.account.ecs.tasks.get(taskArnOf(EC2_BRIDGE))!.desiredStatus).toBe('STOPPED');
       expect(result.containment).toBe('contained (stop-task)');
     });
   });
@@ -395,7 +400,7 @@ describe('new events', () => {
       const result = await seedAndRespond(deployment, sample);
       expect(result).toMatchObject({ decision: null, actions: [], ignored: 'GuardDuty sample finding: no rule opts in to samples' });
       expect(deployment.account.calls).toEqual([]);
-      expect(await deployment.deps.ledger.getClaim(ledgerIdOf(sample))).toBeUndefined();
+      expect(await deployment.ledger.getClaim(ledgerIdOf(sample))).toBeUndefined();
     });
 
     it('is acted on by a rule with samples: true, and the notification says it is a sample', async () => {
@@ -421,7 +426,7 @@ rules:
     await start();
     deployment.account.seedFromEvent(event);
     const net = taskNetwork(deployment.account, taskArnOf(event));
-    const result = await respondToRuntimeFinding(event, deployment.deps);
+    const result = await respondToRuntimeFinding(event, deployment.depsFor('runtimeFinding'));
     expect(result.decision).toEqual({ policyRule: 'unmistakable-threats', mode: 'enforce' });
     // capture-evidence is registered as non-mutating, so protection keeps it (it writes to our bucket, not to the task).
     expect(result.actions.map((a) => `${a.action}/${a.status}`)).toEqual(['capture-evidence/applied', 'notify/applied']);
@@ -521,7 +526,7 @@ describe('every event in events/guardduty through the replay CLI session', () =>
       const [line] = await session.replayFile(`${EVENTS_DIR}/gd-ecs-fargate-reverse-shell-update.json`);
       expect(line!.ignored).toMatch(/^duplicate delivery 2/);
       expect(mutatingCalls(session.account!, calls)).toEqual([]);
-      expect(await session.deps.ledger.getClaim(`guardduty:${REVERSE_SHELL_ID}`)).toMatchObject({ deliveries: 2 });
+      expect(await session.ledger.getClaim(`guardduty:${REVERSE_SHELL_ID}`)).toMatchObject({ deliveries: 2 });
     } finally {
       await session.close();
     }
@@ -549,7 +554,7 @@ describe('malformed input: rejected naming the field, no AWS action, kept in the
     // Seed what the valid original names, so an action on it would be visible.
     deployment.account.seedFromEvent(REVERSE_SHELL);
     const calls = deployment.account.calls.length;
-    const result = await respondToRuntimeFinding(event, deployment.deps);
+    const result = await respondToRuntimeFinding(event, deployment.depsFor('runtimeFinding'));
     expect(result.error).toBeDefined();
     expect(result.error!.startsWith(`${field}: `)).toBe(true);
     expect(result).toMatchObject({ finding: null, decision: null, actions: [], notifications: 0 });
@@ -562,7 +567,7 @@ describe('malformed input: rejected naming the field, no AWS action, kept in the
     const envelopeId = typeof event === 'object' && event !== null ? (event as { id?: string }).id : undefined;
     if (envelopeId) expect(rejected[0]!.pk).toBe(`REJECTED#${envelopeId}`);
     else expect(String(rejected[0]!.pk)).toMatch(/^REJECTED#unidentified-\d+$/);
-    expect(await deployment.deps.ledger.getClaim(ledgerIdOf(REVERSE_SHELL))).toBeUndefined();
+    expect(await deployment.ledger.getClaim(ledgerIdOf(REVERSE_SHELL))).toBeUndefined();
   });
 });
 
@@ -570,14 +575,14 @@ describe('severity rise re-evaluates', () => {
   it('High isolate (8) then Critical (9.5): claims again, skips what was applied, stops once', async () => {
     await start();
     deployment.account.seedFromEvent(HIGH_ISOLATE);
-    const first = await respondToRuntimeFinding(HIGH_ISOLATE, deployment.deps);
+    const first = await respondToRuntimeFinding(HIGH_ISOLATE, deployment.depsFor('runtimeFinding'));
     expect(first.decision!.policyRule).toBe('high-isolate');
     const rose = variant(HIGH_ISOLATE, (e) => {
       e.id = 'f9e8d7c6-b5a4-4392-8181-706f5e4d3c2b';
       e.detail.severity = 9.5;
       e.detail.service.count = 2;
     });
-    const second = await respondToRuntimeFinding(rose, deployment.deps);
+    const second = await respondToRuntimeFinding(rose, deployment.depsFor('runtimeFinding'));
     expect(second.decision).toEqual({ policyRule: 'critical', mode: 'enforce' });
     const byAction = Object.fromEntries(second.actions.map((a) => [a.action, a]));
     expect(byAction.tag).toMatchObject({ status: 'skipped' });
@@ -587,13 +592,13 @@ describe('severity rise re-evaluates', () => {
     expect(byAction['stop-task']).toMatchObject({ status: 'applied' });
     expect(deployment.account.callsTo('ecs', 'StopTask').filter((c) => c.ok)).toHaveLength(1);
     expect(deployment.account.callsTo('ec2', 'CreateNetworkAclEntry').filter((c) => c.ok)).toHaveLength(2);
-    expect(deployment.account.ecs.tasks.get(taskArnOf(HIGH_ISOLATE))!.lastStatus).toBe('STOPPED');
-    expect(await deployment.deps.ledger.getClaim(ledgerIdOf(HIGH_ISOLATE))).toMatchObject({ deliveries: 2, severity: 9.5, state: 'done' });
+    expect(deployment.account.ecs.tasks.get(taskArnOf(HIGH_ISOLATE))!.desiredStatus).toBe('STOPPED');
+    expect(await deployment.ledger.getClaim(ledgerIdOf(HIGH_ISOLATE))).toMatchObject({ deliveries: 2, severity: 9.5, state: 'done' });
     expect(deployment.account.sns.published).toHaveLength(2);
     expect(notifications(deployment.account)[1]).toMatchObject({ finding: { severityLabel: 'CRITICAL' }, containment: { state: 'contained' } });
     // A third delivery at the same severity acts no more.
     const calls = deployment.account.calls.length;
-    const third = await respondToRuntimeFinding(rose, deployment.deps);
+    const third = await respondToRuntimeFinding(rose, deployment.depsFor('runtimeFinding'));
     expect(third.ignored).toMatch(/^duplicate delivery 3/);
     expect(mutatingCalls(deployment.account, calls)).toEqual([]);
   });
@@ -601,21 +606,21 @@ describe('severity rise re-evaluates', () => {
   it('Fargate reverse shell 8 then 9.5 (task already stopped by the first delivery): re-evaluates without failing', async () => {
     await start();
     deployment.account.seedFromEvent(REVERSE_SHELL);
-    await respondToRuntimeFinding(REVERSE_SHELL, deployment.deps);
+    await respondToRuntimeFinding(REVERSE_SHELL, deployment.depsFor('runtimeFinding'));
     const rose = variant(REVERSE_SHELL, (e) => {
       e.id = 'aa11bb22-cc33-4d44-8e55-ff6677889900';
       e.detail.severity = 9.5;
     });
     // BUG (shared/task-state.ts, describeInterface): ECS deleted the stopped task's ENI, DescribeNetworkInterfaces answers
     // InvalidNetworkInterfaceID.NotFound, readTaskState throws, and every retry of this delivery fails the same way.
-    const second = await respondToRuntimeFinding(rose, deployment.deps);
+    const second = await respondToRuntimeFinding(rose, deployment.depsFor('runtimeFinding'));
     expect(second.decision).toEqual({ policyRule: 'critical', mode: 'enforce' });
     const byAction = Object.fromEntries(second.actions.map((a) => [a.action, a]));
     expect(byAction.tag).toMatchObject({ status: 'skipped' });
     expect(byAction['isolate-task']).toMatchObject({ status: 'skipped' });
     expect(byAction['stop-task']).toMatchObject({ status: 'skipped' });
     expect(deployment.account.callsTo('ecs', 'StopTask')).toHaveLength(1);
-    expect(await deployment.deps.ledger.getClaim(ledgerIdOf(REVERSE_SHELL))).toMatchObject({ deliveries: 2, severity: 9.5, state: 'done' });
+    expect(await deployment.ledger.getClaim(ledgerIdOf(REVERSE_SHELL))).toMatchObject({ deliveries: 2, severity: 9.5, state: 'done' });
   });
 });
 
@@ -636,7 +641,7 @@ describe('observe mode: same shape, planned, notified, nothing changed', () => {
     expect(mutatingOperations(deployment.account)).toEqual(['sns:Publish']);
     expect(deployment.account.ecs.tasks.get(REVERSE_SHELL_TASK)!.lastStatus).toBe('RUNNING');
     expect(deployment.account.ecs.tasks.get(REVERSE_SHELL_TASK)!.tags).toEqual({});
-    expect(deployment.account.s3.objects(deployment.deps.config.evidenceBucket)).toEqual([]);
+    expect(deployment.account.s3.objects(deployment.config.evidenceBucket)).toEqual([]);
     const [message] = notifications(deployment.account);
     expect(message).toMatchObject({ containment: { state: 'observed' }, decision: { mode: 'observe' } });
     expect(message!.headline).toMatch(/^Observe mode, nothing changed: /);
@@ -647,11 +652,11 @@ describe('observe mode: same shape, planned, notified, nothing changed', () => {
     const result = await seedAndRespond(deployment, REVERSE_SHELL);
     expectObserved(result);
     expect(notifications(deployment.account)[0]!.notes).toContain('The global observe switch is on: nothing was changed.');
-    const records = await deployment.deps.ledger.actionRecords(ledgerIdOf(REVERSE_SHELL));
+    const records = await deployment.ledger.actionRecords(ledgerIdOf(REVERSE_SHELL));
     expect(records.every((r) => r.mode === 'observe')).toBe(true);
     expect(records.filter((r) => r.step.startsWith('observe:')).map((r) => r.status)).toEqual(expect.arrayContaining(['planned']));
     expect(records.some((r) => r.status === 'applied' && r.action !== 'notify')).toBe(false);
-    expect(await deployment.deps.ledger.getClaim(ledgerIdOf(REVERSE_SHELL))).toMatchObject({ mode: 'observe', containment: 'observed' });
+    expect(await deployment.ledger.getClaim(ledgerIdOf(REVERSE_SHELL))).toMatchObject({ mode: 'observe', containment: 'observed' });
   });
 
   it('a rule with mode: observe; a later enforce delivery of the same finding then acts', async () => {
@@ -668,11 +673,11 @@ rules:
     expect(result.decision).toEqual({ policyRule: 'rehearse', mode: 'observe' });
     expectObserved(result);
     // Observe → enforce re-evaluates the same finding id.
-    deployment.deps.policy = containPolicy('{ fallback: [network-acl] }');
-    const enforced = await respondToRuntimeFinding(REVERSE_SHELL, deployment.deps);
+    deployment.depsFor('runtimeFinding').policy = containPolicy('{ fallback: [network-acl] }');
+    const enforced = await respondToRuntimeFinding(REVERSE_SHELL, deployment.depsFor('runtimeFinding'));
     expect(enforced.decision).toEqual({ policyRule: 'contain', mode: 'enforce' });
     expect(enforced.containment).toBe('contained (network-acl)');
-    expect(deployment.account.ecs.tasks.get(REVERSE_SHELL_TASK)!.lastStatus).toBe('STOPPED');
+    expect(deployment.account.ecs.tasks.get(REVERSE_SHELL_TASK)!.desiredStatus).toBe('STOPPED');
   });
 });
 
@@ -681,7 +686,7 @@ describe('fault injection', () => {
     await start({ policy: containPolicy('{ fallback: [network-acl], hostIsolation: true }', '') });
     deployment.account.seedFromEvent(EC2_BRIDGE);
     deployment.account.faults.inject({ service: 'ec2', operation: 'ModifyNetworkInterfaceAttribute', error: 'throttle', times: 2 });
-    const result = await respondToRuntimeFinding(EC2_BRIDGE, deployment.deps);
+    const result = await respondToRuntimeFinding(EC2_BRIDGE, deployment.depsFor('runtimeFinding'));
     expect(result.actions.find((a) => a.action === 'isolate-task')).toMatchObject({ status: 'applied', mechanism: 'security-group' });
     const modify = deployment.account.callsTo('ec2', 'ModifyNetworkInterfaceAttribute');
     expect(modify.map((c) => c.errorCode ?? 'ok')).toEqual(['RequestLimitExceeded', 'RequestLimitExceeded', 'ok']);
@@ -695,7 +700,7 @@ describe('fault injection', () => {
     deployment.account.seedFromEvent(REVERSE_SHELL);
     const net = taskNetwork(deployment.account, REVERSE_SHELL_TASK);
     deployment.account.faults.inject({ service: 'ec2', operation: 'CreateNetworkAclEntry', error: 'throttle', times: 1 });
-    const result = await respondToRuntimeFinding(REVERSE_SHELL, deployment.deps);
+    const result = await respondToRuntimeFinding(REVERSE_SHELL, deployment.depsFor('runtimeFinding'));
     expect(result.actions.find((a) => a.mechanism === 'network-acl')).toMatchObject({ status: 'applied' });
     expect(deployment.account.callsTo('ec2', 'CreateNetworkAclEntry').map((c) => c.errorCode ?? 'ok')).toEqual(['RequestLimitExceeded', 'ok', 'ok']);
     expect(denyEntriesFor(deployment.account, net.subnetId, `${net.ip}/32`)).toHaveLength(2);
@@ -706,15 +711,15 @@ describe('fault injection', () => {
     deployment.account.seedFromEvent(REVERSE_SHELL);
     const net = taskNetwork(deployment.account, REVERSE_SHELL_TASK);
     deployment.account.faults.inject({ service: 'ec2', operation: 'CreateNetworkAclEntry', error: 'server', times: 100 });
-    const result = await respondToRuntimeFinding(REVERSE_SHELL, deployment.deps);
+    const result = await respondToRuntimeFinding(REVERSE_SHELL, deployment.depsFor('runtimeFinding'));
     const acl = result.actions.find((a) => a.mechanism === 'network-acl')!;
     expect(acl).toMatchObject({ status: 'failed', errorCode: 'InternalError' });
     expect(deployment.account.callsTo('ec2', 'CreateNetworkAclEntry')).toHaveLength(3); // the SDK's 3 attempts
     expect(denyEntriesFor(deployment.account, net.subnetId, `${net.ip}/32`)).toEqual([]);
     expect(result.actions.find((a) => a.action === 'stop-task')).toMatchObject({ status: 'applied' });
-    expect(deployment.account.ecs.tasks.get(REVERSE_SHELL_TASK)!.lastStatus).toBe('STOPPED');
+    expect(deployment.account.ecs.tasks.get(REVERSE_SHELL_TASK)!.desiredStatus).toBe('STOPPED');
     expect(result.containment).toBe('contained (stop-task)');
-    expect(await ledgerRecord(deployment.deps.ledger, ledgerIdOf(REVERSE_SHELL), 'isolate-task:network-acl')).toMatchObject({ status: 'failed', errorCode: 'InternalError' });
+    expect(await ledgerRecord(deployment.ledger, ledgerIdOf(REVERSE_SHELL), 'isolate-task:network-acl')).toMatchObject({ status: 'failed', errorCode: 'InternalError' });
     expect(notifications(deployment.account)[0]!.actions.find((a) => a.mechanism === 'network-acl')).toMatchObject({ status: 'failed', errorCode: 'InternalError' });
   });
 
@@ -722,13 +727,13 @@ describe('fault injection', () => {
     await start({ policy: containPolicy('{ fallback: [network-acl, stop-task] }', '') });
     deployment.account.seedFromEvent(REVERSE_SHELL);
     deployment.account.faults.inject({ service: 'ec2', operation: 'CreateNetworkAclEntry', error: 'server', times: 100 });
-    const result = await respondToRuntimeFinding(REVERSE_SHELL, deployment.deps);
+    const result = await respondToRuntimeFinding(REVERSE_SHELL, deployment.depsFor('runtimeFinding'));
     expect(result.actions.filter((a) => a.action === 'isolate-task').map((a) => `${a.mechanism}/${a.status}`)).toEqual([
       'security-group/unsupported',
       'network-acl/failed',
       'stop-task/applied',
     ]);
-    expect(deployment.account.ecs.tasks.get(REVERSE_SHELL_TASK)!.lastStatus).toBe('STOPPED');
+    expect(deployment.account.ecs.tasks.get(REVERSE_SHELL_TASK)!.desiredStatus).toBe('STOPPED');
     expect(result.containment).toBe('contained (stop-task)');
   });
 
@@ -743,15 +748,15 @@ describe('fault injection', () => {
       }
     }
     const entriesBefore = structuredClone(acl.entries);
-    const result = await respondToRuntimeFinding(REVERSE_SHELL, deployment.deps);
+    const result = await respondToRuntimeFinding(REVERSE_SHELL, deployment.depsFor('runtimeFinding'));
     const deny = result.actions.find((a) => a.mechanism === 'network-acl')!;
     expect(deny.errorCode).toBe('NetworkAclEntryLimitExceeded');
     // A quota is a failure an operator can fix (raise it, or clean the ACL), not AWS refusing the mechanism.
     expect(deny.status).toBe('failed');
     expect(acl.entries).toEqual(entriesBefore);
     expect(deployment.account.callsTo('ec2', 'CreateNetworkAclEntry')).toHaveLength(1); // a refusal is not retried
-    expect(await ledgerRecord(deployment.deps.ledger, ledgerIdOf(REVERSE_SHELL), 'isolate-task:network-acl')).toMatchObject({ errorCode: 'NetworkAclEntryLimitExceeded' });
-    expect(deployment.account.ecs.tasks.get(REVERSE_SHELL_TASK)!.lastStatus).toBe('STOPPED');
+    expect(await ledgerRecord(deployment.ledger, ledgerIdOf(REVERSE_SHELL), 'isolate-task:network-acl')).toMatchObject({ errorCode: 'NetworkAclEntryLimitExceeded' });
+    expect(deployment.account.ecs.tasks.get(REVERSE_SHELL_TASK)!.desiredStatus).toBe('STOPPED');
     expect(result.containment).toBe('contained (stop-task)');
   });
 });
@@ -763,7 +768,7 @@ describe('a crash between the write-ahead and the change', () => {
     deployment.account.seedFromEvent(EC2_BRIDGE);
     const host = hostInterface(deployment.account, taskArnOf(EC2_BRIDGE));
     const original = [...host.groupIds];
-    const ledger = deployment.deps.ledger;
+    const ledger = deployment.ledger;
 
     // The Lambda dies right after ModifyNetworkInterfaceAttribute succeeded: the outcome is never recorded and the
     // claim is not abandoned (a timeout gives no chance to), so only the lease lets a retry in.
@@ -774,7 +779,7 @@ describe('a crash between the write-ahead and the change', () => {
       return recordOutcome(audit, step, outcome, target);
     };
     ledger.abandonClaim = async () => {};
-    await expect(respondToRuntimeFinding(EC2_BRIDGE, deployment.deps)).rejects.toThrow(/timed out/);
+    await expect(respondToRuntimeFinding(EC2_BRIDGE, deployment.depsFor('runtimeFinding'))).rejects.toThrow(/timed out/);
     ledger.recordOutcome = recordOutcome;
     ledger.abandonClaim = abandonClaim;
 
@@ -785,11 +790,11 @@ describe('a crash between the write-ahead and the change', () => {
 
     // Within the lease: the delivery fails, so the platform retries it later rather than it being dropped.
     clock = new Date(clock.getTime() + 60_000);
-    await expect(respondToRuntimeFinding(EC2_BRIDGE, deployment.deps)).rejects.toThrow(ClaimBusyError);
+    await expect(respondToRuntimeFinding(EC2_BRIDGE, deployment.depsFor('runtimeFinding'))).rejects.toThrow(ClaimBusyError);
 
     // After the lease: the retry takes the claim and finishes.
     clock = new Date(clock.getTime() + 120_000);
-    const retry = await respondToRuntimeFinding(EC2_BRIDGE, deployment.deps);
+    const retry = await respondToRuntimeFinding(EC2_BRIDGE, deployment.depsFor('runtimeFinding'));
     expect(retry.actions.find((a) => a.action === 'isolate-task')).toMatchObject({ status: 'applied', mechanism: 'security-group' });
     const record = await ledgerRecord(ledger, ledgerIdOf(EC2_BRIDGE), 'isolate-task:security-group');
     expect(record).toMatchObject({ status: 'applied' });
@@ -803,7 +808,7 @@ describe('a crash between the write-ahead and the change', () => {
     await start({ policy: containPolicy('{ fallback: [network-acl] }', '') });
     deployment.account.seedFromEvent(REVERSE_SHELL);
     const net = taskNetwork(deployment.account, REVERSE_SHELL_TASK);
-    const ledger = deployment.deps.ledger;
+    const ledger = deployment.ledger;
     // The egress entry fails (5xx through every SDK attempt) and the ledger cannot record it either: the invocation
     // fails with the ingress entry made and the write-ahead intent stored.
     deployment.account.faults.inject({ service: 'ec2', operation: 'CreateNetworkAclEntry', error: 'server', afterCalls: 1, times: 3 });
@@ -812,13 +817,13 @@ describe('a crash between the write-ahead and the change', () => {
       if (step === 'isolate-task:network-acl' || step === 'isolate-task') throw new Error('ProvisionedThroughputExceededException (simulated)');
       return recordOutcome(audit, step, outcome, target);
     };
-    await expect(respondToRuntimeFinding(REVERSE_SHELL, deployment.deps)).rejects.toThrow(/ProvisionedThroughputExceeded/);
+    await expect(respondToRuntimeFinding(REVERSE_SHELL, deployment.depsFor('runtimeFinding'))).rejects.toThrow(/ProvisionedThroughputExceeded/);
     ledger.recordOutcome = recordOutcome;
     expect(denyEntriesFor(deployment.account, net.subnetId, `${net.ip}/32`).map((e) => [e.egress, e.ruleNumber])).toEqual([[false, 1]]);
     expect(await ledgerRecord(ledger, ledgerIdOf(REVERSE_SHELL), 'isolate-task:network-acl')).toMatchObject({ status: 'intent', beforeState: { ingressRule: 1, egressRule: 1 } });
 
     // Lambda's retry: the pipeline abandoned the claim, so the redelivery takes it at once.
-    const retry = await respondToRuntimeFinding(REVERSE_SHELL, deployment.deps);
+    const retry = await respondToRuntimeFinding(REVERSE_SHELL, deployment.depsFor('runtimeFinding'));
     expect(retry.actions.find((a) => a.mechanism === 'network-acl')).toMatchObject({ status: 'applied' });
     // Not a second ingress entry at rule 2: the write-ahead plan (rule 1 both ways) is reused and rule 1 recognised as ours.
     expect(denyEntriesFor(deployment.account, net.subnetId, `${net.ip}/32`).map((e) => [e.egress, e.ruleNumber])).toEqual([
@@ -837,12 +842,12 @@ describe('taskStopped: releasing the NACL deny of a stopped task', () => {
     deployment.account.seedFromEvent(REVERSE_SHELL);
     const net = taskNetwork(deployment.account, REVERSE_SHELL_TASK);
     deployment.account.drainEvents();
-    await respondToRuntimeFinding(REVERSE_SHELL, deployment.deps);
+    await respondToRuntimeFinding(REVERSE_SHELL, deployment.depsFor('runtimeFinding'));
     expect(denyEntriesFor(deployment.account, net.subnetId, `${net.ip}/32`)).toHaveLength(2);
 
     const stopped = deployment.account.drainEvents().find((e) => e.detail.taskArn === REVERSE_SHELL_TASK && e.detail.lastStatus === 'STOPPED');
     expect(stopped).toBeDefined();
-    const result = await cleanUpStoppedTask(stopped, deployment.deps);
+    const result = await cleanUpStoppedTask(stopped, deployment.depsFor('taskStopped'));
     expect(result.actions).toMatchObject([{ action: 'release', status: 'applied', mechanism: 'network-acl', target: `task:${REVERSE_SHELL_TASK}` }]);
     expect(denyEntriesFor(deployment.account, net.subnetId, `${net.ip}/32`)).toEqual([]);
     // The VPC's allow rules are untouched.
@@ -850,12 +855,12 @@ describe('taskStopped: releasing the NACL deny of a stopped task', () => {
       [100, false, 'allow'],
       [100, true, 'allow'],
     ]);
-    const record = await ledgerRecord(deployment.deps.ledger, ledgerIdOf(REVERSE_SHELL), 'isolate-task:network-acl');
+    const record = await ledgerRecord(deployment.ledger, ledgerIdOf(REVERSE_SHELL), 'isolate-task:network-acl');
     expect(record).toMatchObject({ status: 'released', releasedBy: 'automation', releaseReason: 'task stopped' });
 
     // A second delivery of the same state change removes nothing more.
     const calls = deployment.account.calls.length;
-    const again = await cleanUpStoppedTask(stopped, deployment.deps);
+    const again = await cleanUpStoppedTask(stopped, deployment.depsFor('taskStopped'));
     expect(again.ignored).toBe('the responder holds no network-ACL entry for this task');
     expect(mutatingCalls(deployment.account, calls)).toEqual([]);
   });
@@ -865,21 +870,21 @@ describe('taskStopped: releasing the NACL deny of a stopped task', () => {
     deployment.account.seedFromEvent(REVERSE_SHELL);
     const net = taskNetwork(deployment.account, REVERSE_SHELL_TASK);
     deployment.account.drainEvents();
-    await respondToRuntimeFinding(REVERSE_SHELL, deployment.deps);
+    await respondToRuntimeFinding(REVERSE_SHELL, deployment.depsFor('runtimeFinding'));
     const acl = aclOfSubnet(deployment.account, net.subnetId);
     const ingress = acl.entries.find((e) => e.ruleNumber === 1 && !e.egress)!;
     ingress.cidrBlock = '203.0.113.7/32';
     const stopped = deployment.account.drainEvents().find((e) => e.detail.taskArn === REVERSE_SHELL_TASK && e.detail.lastStatus === 'STOPPED');
-    await cleanUpStoppedTask(stopped, deployment.deps);
+    await cleanUpStoppedTask(stopped, deployment.depsFor('taskStopped'));
     expect(acl.entries.filter((e) => e.ruleAction === 'deny').map((e) => [e.ruleNumber, e.egress, e.cidrBlock])).toEqual([[1, false, '203.0.113.7/32']]);
   });
 
   it('ignores a task that is not STOPPED and malformed state changes', async () => {
     await start();
     const running = { source: 'aws.ecs', 'detail-type': 'ECS Task State Change', detail: { taskArn: REVERSE_SHELL_TASK, clusterArn: 'arn:aws:ecs:us-east-1:111122223333:cluster/prod-cluster', lastStatus: 'RUNNING' } };
-    expect((await cleanUpStoppedTask(running, deployment.deps)).ignored).toBe('task is RUNNING, not STOPPED');
+    expect((await cleanUpStoppedTask(running, deployment.depsFor('taskStopped'))).ignored).toBe('task is RUNNING, not STOPPED');
     const malformed = { ...running, detail: { lastStatus: 'STOPPED' } };
-    expect((await cleanUpStoppedTask(malformed, deployment.deps)).error).toMatch(/^detail\.taskArn: /);
+    expect((await cleanUpStoppedTask(malformed, deployment.depsFor('taskStopped'))).error).toMatch(/^detail\.taskArn: /);
     expect(deployment.account.calls).toEqual([]);
   });
 });

@@ -47,7 +47,7 @@ describe('blast-radius limit', () => {
     const events = burst(8);
     for (const event of events) deployment.account.seedFromEvent(event);
     const d = deployment;
-    const results = await Promise.all(events.map((event) => respondToRuntimeFinding(event, d.deps)));
+    const results = await Promise.all(events.map((event) => respondToRuntimeFinding(event, d.depsFor('runtimeFinding'))));
 
     const contained = results.filter((r) => r.containment === 'contained (network-acl)');
     const withheld = results.filter((r) => r.actions.some((a) => a.mechanism === 'safety'));
@@ -68,8 +68,8 @@ describe('blast-radius limit', () => {
     const [first, second] = burst(2);
     deployment.account.seedFromEvent(first);
     deployment.account.seedFromEvent(second);
-    expect((await respondToRuntimeFinding(first, deployment.deps)).containment).toBe('contained (network-acl)');
-    const limited = await respondToRuntimeFinding(second, deployment.deps);
+    expect((await respondToRuntimeFinding(first, deployment.depsFor('runtimeFinding'))).containment).toBe('contained (network-acl)');
+    const limited = await respondToRuntimeFinding(second, deployment.depsFor('runtimeFinding'));
     expect(limited.actions[0]).toMatchObject({ status: 'skipped', mechanism: 'safety', detail: expect.stringMatching(/in cluster prod-cluster/) });
   });
 
@@ -78,9 +78,9 @@ describe('blast-radius limit', () => {
     const [event] = burst(1);
     deployment.account.seedFromEvent(event);
     const taskArn = event.detail.resource.ecsClusterDetails.taskDetails.arn as string;
-    const refused = await runRunbook({ runbook: 'isolate', taskArn, reason: 'attacker active' }, deployment.deps, 'oncall');
+    const refused = await runRunbook({ runbook: 'isolate', taskArn, reason: 'attacker active' }, deployment.depsFor('runbook'), 'oncall');
     expect(refused.containment).toBe('not-contained');
-    const forced = await runRunbook({ runbook: 'isolate', taskArn, reason: 'attacker active, limit reached by a storm', force: true }, deployment.deps, 'oncall');
+    const forced = await runRunbook({ runbook: 'isolate', taskArn, reason: 'attacker active, limit reached by a storm', force: true }, deployment.depsFor('runbook'), 'oncall');
     expect(forced.containment).toBe('contained (network-acl)');
     const message = JSON.parse(deployment.account.sns.published.at(-1)!.message);
     expect(message.notes).toContain('Forced past the automatic safety rails by oncall.');
@@ -90,8 +90,8 @@ describe('blast-radius limit', () => {
     deployment = await startDeployment({ policy: isolateOnly('  maxDestructivePerAccount: 5') });
     const [event] = burst(1);
     deployment.account.seedFromEvent(event);
-    deployment.deps.ledger.takeSlot = () => Promise.reject(Object.assign(new Error('table throttled'), { name: 'ProvisionedThroughputExceededException' }));
-    const result = await respondToRuntimeFinding(event, deployment.deps);
+    deployment.ledger.takeSlot = () => Promise.reject(Object.assign(new Error('table throttled'), { name: 'ProvisionedThroughputExceededException' }));
+    const result = await respondToRuntimeFinding(event, deployment.depsFor('runtimeFinding'));
     expect(result.actions[0]).toMatchObject({ status: 'skipped', mechanism: 'safety', detail: expect.stringMatching(/^SAFETY CHECK FAILED \(ProvisionedThroughputExceededException/) });
     expect(denyEntries(deployment)).toBe(0);
     expect(deployment.account.callsTo('ec2', 'ModifyNetworkInterfaceAttribute')).toEqual([]);
@@ -116,7 +116,7 @@ rules:
     deployment = await startDeployment({ policy: stopPolicy('stop-task') });
     deployment.account.seedFromEvent(TEMPLATE);
     const taskArn = TEMPLATE.detail.resource.ecsClusterDetails.taskDetails.arn as string;
-    const result = await respondToRuntimeFinding(TEMPLATE, deployment.deps);
+    const result = await respondToRuntimeFinding(TEMPLATE, deployment.depsFor('runtimeFinding'));
     expect(result.actions[0]).toMatchObject({ action: 'stop-task', status: 'skipped', mechanism: 'safety', detail: expect.stringMatching(/^MIN-HEALTHY: service orders-web has 2 running tasks/) });
     expect(deployment.account.ecs.tasks.get(taskArn)!.lastStatus).toBe('RUNNING');
   });
@@ -124,9 +124,9 @@ rules:
   it('a rule may override it (ignoreMinHealthy: true)', async () => {
     deployment = await startDeployment({ policy: stopPolicy('stop-task: { ignoreMinHealthy: true }') });
     deployment.account.seedFromEvent(TEMPLATE);
-    const result = await respondToRuntimeFinding(TEMPLATE, deployment.deps);
+    const result = await respondToRuntimeFinding(TEMPLATE, deployment.depsFor('runtimeFinding'));
     expect(result.actions[0]).toMatchObject({ action: 'stop-task', status: 'applied' });
-    expect(deployment.account.ecs.tasks.get(TEMPLATE.detail.resource.ecsClusterDetails.taskDetails.arn as string)!.lastStatus).toBe('STOPPED');
+    expect(deployment.account.ecs.tasks.get(TEMPLATE.detail.resource.ecsClusterDetails.taskDetails.arn as string)!.desiredStatus).toBe('STOPPED');
   });
 });
 
@@ -135,14 +135,14 @@ describe('concurrent deliveries of one finding', () => {
     deployment = await startDeployment();
     deployment.account.seedFromEvent(TEMPLATE);
     const d = deployment;
-    const results = await Promise.allSettled([respondToRuntimeFinding(TEMPLATE, d.deps), respondToRuntimeFinding(structuredClone(TEMPLATE), d.deps)]);
+    const results = await Promise.allSettled([respondToRuntimeFinding(TEMPLATE, d.depsFor('runtimeFinding')), respondToRuntimeFinding(structuredClone(TEMPLATE), d.depsFor('runtimeFinding'))]);
     const acted = results.filter((r) => r.status === 'fulfilled');
     const busy = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     expect(acted).toHaveLength(1);
     expect(busy).toHaveLength(1);
     expect(busy[0]!.reason).toBeInstanceOf(ClaimBusyError);
     expect(deployment.account.callsTo('ecs', 'StopTask')).toHaveLength(1);
-    expect((await respondToRuntimeFinding(TEMPLATE, d.deps)).ignored).toMatch(/^duplicate delivery 3/);
+    expect((await respondToRuntimeFinding(TEMPLATE, d.depsFor('runtimeFinding'))).ignored).toMatch(/^duplicate delivery 3/);
   });
 });
 
@@ -153,7 +153,7 @@ describe('protection by cluster tag on paths without a GuardDuty finding', () =>
     const cluster = [...deployment.account.ecs.clusters.values()].find((c) => c.clusterName === 'prod-cluster')!;
     cluster.tags['responder:protect'] = 'true';
     const before = deployment.account.calls.length;
-    const result = await runRunbook({ runbook: 'isolate', taskArn: TEMPLATE.detail.resource.ecsClusterDetails.taskDetails.arn, reason: 'suspicious' }, deployment.deps, 'oncall');
+    const result = await runRunbook({ runbook: 'isolate', taskArn: TEMPLATE.detail.resource.ecsClusterDetails.taskDetails.arn, reason: 'suspicious' }, deployment.depsFor('runbook'), 'oncall');
     expect(result.error).toBe('taskArn: tag responder:protect=true protects it: protected resources are never touched; remove the protection first');
     expect(mutatingCalls(deployment.account, before)).toEqual([]);
   });
@@ -183,7 +183,7 @@ rules:
       acl.entries.push({ ruleNumber: 1, egress, protocol: '6', ruleAction: 'allow', cidrBlock: '192.168.0.0/16', portRange: { from: 443, to: 443 } });
       acl.entries.push({ ruleNumber: 5, egress, protocol: '-1', ruleAction: 'allow', cidrBlock: `${ip.split('.').slice(0, 2).join('.')}.0.0/16` });
     }
-    const result = await respondToRuntimeFinding(TEMPLATE, deployment.deps);
+    const result = await respondToRuntimeFinding(TEMPLATE, deployment.depsFor('runtimeFinding'));
     expect(result.actions.find((a) => a.mechanism === 'network-acl')).toMatchObject({ status: 'applied' });
     const denies = acl.entries.filter((e) => e.ruleAction === 'deny' && e.cidrBlock === `${ip}/32`);
     expect(denies.map((e) => e.ruleNumber)).toEqual([2, 2]);
@@ -194,7 +194,7 @@ rules:
     deployment.account.seedFromEvent(TEMPLATE);
     const { acl, ip } = aclOf(deployment);
     for (const egress of [false, true]) acl.entries.push({ ruleNumber: 1, egress, protocol: '-1', ruleAction: 'allow', cidrBlock: '0.0.0.0/0' });
-    const result = await respondToRuntimeFinding(TEMPLATE, deployment.deps);
+    const result = await respondToRuntimeFinding(TEMPLATE, deployment.depsFor('runtimeFinding'));
     expect(result.actions.find((a) => a.mechanism === 'network-acl')).toMatchObject({ status: 'failed', detail: expect.stringContaining(`below allow rule 1, which matches ${ip}`) });
     expect(result.containment).toBe('not-contained');
     expect(acl.entries.filter((e) => e.ruleAction === 'deny' && e.ruleNumber < 100)).toEqual([]);

@@ -1,13 +1,14 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { SimulatedAccount } from '../sim/account';
+import type { SimulatedDeployment } from '../sim/deployment';
 import type { SNSEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Notification } from '../shared/notification';
 import { createSlackNotifier } from '../shared/notify/slack-delivery';
 import { clamp, renderSlackMessage, SLACK_LIMITS, type SlackMessage } from '../shared/notify/slack-message';
 import { MAX_RETRY_AFTER_MS, postToSlack, SlackWebhookError } from '../shared/notify/slack-webhook';
+import { startDeployment } from './helpers/deployment';
 import { imageNotification, runtimeFindingNotification } from './fixtures/notifications';
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -475,12 +476,23 @@ function expectNoSecret(err: unknown, slack: FakeSlack) {
 // ---------------------------------------------------------------------------------------------------------------------
 // The SNS handler
 
-/** The webhook secret in the simulated account; `calls` are the account's GetSecretValue calls (what the cache test needs). */
-function secretsClient(secretString: () => string) {
-  const account = new SimulatedAccount();
-  const name = 'slack/webhook';
-  account.putSecret(name, secretString());
-  return { client: account.clients().secrets, secretCalls: () => account.callsTo('secrets', 'GetSecretValue').map((c) => c.input) };
+/** The stage's webhook secret name (serverless.yml slackWebhookSecretName): the notifier's role may read only it. */
+const SLACK_SECRET = 'ecs-threat-responder/simulated/slack-webhook';
+const deployments: SimulatedDeployment[] = [];
+afterEach(async () => {
+  for (const deployment of deployments.splice(0)) await deployment.close();
+});
+
+/**
+ * The webhook secret in a simulated deployment, read as the slackNotifier function's role; `calls` are the account's
+ * GetSecretValue calls (what the cache test needs).
+ */
+async function secretsClient(secretString: () => string) {
+  const deployment = await startDeployment();
+  deployments.push(deployment);
+  const { account } = deployment;
+  account.putSecret(SLACK_SECRET, secretString());
+  return { client: account.clients({ principal: 'slackNotifier' }).secrets, secretCalls: () => account.callsTo('secrets', 'GetSecretValue').map((c) => c.input) };
 }
 
 function snsEvent(...messages: string[]): SNSEvent {
@@ -523,15 +535,15 @@ const fastPost: typeof postToSlack = (url, message, options) => postToSlack(url,
 describe('createSlackNotifier', () => {
   it('posts each notification and fetches the secret once across invocations', async () => {
     const slack = await fakeSlack();
-    const { client, secretCalls } = secretsClient(() => slack.url);
+    const { client, secretCalls } = await secretsClient(() => slack.url);
     const logs = captureLogs();
-    const notify = createSlackNotifier({ secrets: client, secretId: 'slack/webhook', logger: new Logger({ serviceName: 'ecs-threat-responder' }), post: fastPost });
+    const notify = createSlackNotifier({ secrets: client, secretId: SLACK_SECRET, logger: new Logger({ serviceName: 'ecs-threat-responder' }), post: fastPost });
 
     const runtime = runtimeFindingNotification();
     await notify(snsEvent(JSON.stringify(runtime)));
     await notify(snsEvent(JSON.stringify(imageNotification())));
 
-    expect(secretCalls()).toEqual([{ SecretId: 'slack/webhook' }]);
+    expect(secretCalls()).toEqual([{ SecretId: SLACK_SECRET }]);
     expect(slack.requests).toHaveLength(2);
     expect(JSON.parse(slack.requests[0]!.body)).toEqual(renderSlackMessage(runtime));
     expect(logs.join('')).toContain('Posted notification to Slack');
@@ -540,18 +552,18 @@ describe('createSlackNotifier', () => {
 
   it('reads a JSON secret {"webhookUrl": ...}', async () => {
     const slack = await fakeSlack();
-    const { client } = secretsClient(() => JSON.stringify({ webhookUrl: slack.url }));
+    const { client } = await secretsClient(() => JSON.stringify({ webhookUrl: slack.url }));
     captureLogs();
-    const notify = createSlackNotifier({ secrets: client, secretId: 'slack/webhook', post: fastPost });
+    const notify = createSlackNotifier({ secrets: client, secretId: SLACK_SECRET, post: fastPost });
     await notify(snsEvent(JSON.stringify(runtimeFindingNotification())));
     expect(slack.requests).toHaveLength(1);
   });
 
   it('logs and skips invalid records, and still delivers the valid ones', async () => {
     const slack = await fakeSlack();
-    const { client } = secretsClient(() => slack.url);
+    const { client } = await secretsClient(() => slack.url);
     const logs = captureLogs();
-    const notify = createSlackNotifier({ secrets: client, secretId: 'slack/webhook', post: fastPost });
+    const notify = createSlackNotifier({ secrets: client, secretId: SLACK_SECRET, post: fastPost });
     const { headline: _dropped, ...noHeadline } = runtimeFindingNotification();
     await notify(snsEvent('not json {', JSON.stringify({ ...noHeadline, version: 2 }), JSON.stringify(imageNotification())));
 
@@ -566,9 +578,9 @@ describe('createSlackNotifier', () => {
 
   it('throws when delivery fails after retries, with no URL in the error or the logs', async () => {
     const slack = await fakeSlack(Array.from({ length: 4 }, () => ({ status: 503, body: 'service_unavailable' })));
-    const { client } = secretsClient(() => slack.url);
+    const { client } = await secretsClient(() => slack.url);
     const logs = captureLogs();
-    const notify = createSlackNotifier({ secrets: client, secretId: 'slack/webhook', post: fastPost });
+    const notify = createSlackNotifier({ secrets: client, secretId: SLACK_SECRET, post: fastPost });
     const err = await notify(snsEvent(JSON.stringify(runtimeFindingNotification()))).catch((e: unknown) => e);
     expect((err as Error).message).toContain('Slack webhook failed after 4 attempts: HTTP 503 service_unavailable');
     expect(slack.requests).toHaveLength(4);
@@ -581,9 +593,9 @@ describe('createSlackNotifier', () => {
 
   it('falls back to a text-only message when Slack refuses the blocks', async () => {
     const slack = await fakeSlack([{ status: 400, body: 'invalid_blocks' }]);
-    const { client } = secretsClient(() => slack.url);
+    const { client } = await secretsClient(() => slack.url);
     captureLogs();
-    const notify = createSlackNotifier({ secrets: client, secretId: 'slack/webhook', post: fastPost });
+    const notify = createSlackNotifier({ secrets: client, secretId: SLACK_SECRET, post: fastPost });
     await notify(snsEvent(JSON.stringify(runtimeFindingNotification())));
     expect(slack.requests).toHaveLength(2);
     const fallback = JSON.parse(slack.requests[1]!.body) as { text: string; blocks?: unknown };
@@ -593,9 +605,9 @@ describe('createSlackNotifier', () => {
   });
 
   it('rejects a secret that is not a webhook URL without logging its value', async () => {
-    const { client } = secretsClient(() => '{"webhookUrl": 42, "token": "xoxSeCrEtToKeN"}');
+    const { client } = await secretsClient(() => '{"webhookUrl": 42, "token": "xoxSeCrEtToKeN"}');
     const logs = captureLogs();
-    const notify = createSlackNotifier({ secrets: client, secretId: 'slack/webhook', post: fastPost });
+    const notify = createSlackNotifier({ secrets: client, secretId: SLACK_SECRET, post: fastPost });
     const err = await notify(snsEvent(JSON.stringify(runtimeFindingNotification()))).catch((e: unknown) => e);
     expect((err as Error).message).toContain('does not hold a Slack webhook URL');
     expect((err as Error).message).not.toContain('xoxSeCrEtToKeN');

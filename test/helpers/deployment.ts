@@ -48,7 +48,7 @@ export function startDeployment(options: DeploymentOptions = {}): Promise<Simula
 /** Seeds the account from the event (as the replay CLI does), then runs the Lambda's pipeline on it. */
 export async function seedAndRespond(deployment: SimulatedDeployment, event: unknown): Promise<EventResult> {
   deployment.account.seedFromEvent(event);
-  return respondToRuntimeFinding(event, deployment.deps);
+  return respondToRuntimeFinding(event, deployment.depsFor('runtimeFinding'));
 }
 
 /** Operations that change something in the account (workload, network, evidence, notifications). */
@@ -75,13 +75,13 @@ export function notifications(account: SimulatedAccount): Notification[] {
 }
 
 export async function rawLedgerItem(deployment: SimulatedDeployment, pk: string, sk: string): Promise<Record<string, unknown> | undefined> {
-  const out = await DynamoDBDocumentClient.from(deployment.dynamo).send(new GetCommand({ TableName: deployment.deps.config.tableName, Key: { pk, sk } }));
+  const out = await DynamoDBDocumentClient.from(deployment.dynamo).send(new GetCommand({ TableName: deployment.config.tableName, Key: { pk, sk } }));
   return out.Item;
 }
 
 /** Every REJECTED item in the ledger table (read straight from DynamoDB). */
 export async function rejectedItems(deployment: SimulatedDeployment): Promise<Record<string, unknown>[]> {
-  const out = await DynamoDBDocumentClient.from(deployment.dynamo).send(new ScanCommand({ TableName: deployment.deps.config.tableName }));
+  const out = await DynamoDBDocumentClient.from(deployment.dynamo).send(new ScanCommand({ TableName: deployment.config.tableName }));
   return (out.Items ?? []).filter((item) => String(item.pk).startsWith('REJECTED#'));
 }
 
