@@ -1,39 +1,31 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { matchesPattern, type Pattern } from './event-pattern';
+import { packageStack, type PackageOptions } from '../sim/packaged-template';
+import { matchesPattern, validatePattern, type Pattern } from './event-pattern';
 
 export interface EventRoute {
   functionName: string;
   pattern: Pattern;
 }
 
-/** Replaces `${param:name}` with the stage's default parameters, keeping numbers numbers (as Serverless does). */
-function resolveParams(value: unknown, params: Record<string, unknown>): unknown {
-  if (typeof value === 'string') {
-    const whole = /^\$\{param:([\w-]+)\}$/.exec(value);
-    if (whole) return params[whole[1]!];
-    return value.replace(/\$\{param:([\w-]+)\}/g, (_, name: string) => String(params[name]));
-  }
-  if (Array.isArray(value)) return value.map((v) => resolveParams(v, params));
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveParams(v, params)]));
-  return value;
+interface RuleResource {
+  Type: string;
+  Properties: { EventPattern: unknown; Targets: { Arn: { 'Fn::GetAtt': [string, string] } }[] };
 }
 
-/** The EventBridge rules of serverless.yml, read from the file itself so replay routes exactly as deployed. */
-export function loadEventRoutes(root = process.cwd()): EventRoute[] {
-  const doc = parseYaml(readFileSync(join(root, 'serverless.yml'), 'utf8')) as {
-    params?: { default?: Record<string, unknown> };
-    functions: Record<string, { events?: { eventBridge?: { pattern: Pattern } }[] }>;
-  };
-  const params = doc.params?.default ?? {};
-  const routes: EventRoute[] = [];
-  for (const [functionName, fn] of Object.entries(doc.functions)) {
-    for (const event of fn.events ?? []) {
-      if (event.eventBridge) routes.push({ functionName, pattern: resolveParams(event.eventBridge.pattern, params) as Pattern });
-    }
-  }
-  return routes;
+/**
+ * The EventBridge rules of the packaged stack (the real `osls package` output for the stage and its parameters, as
+ * deployed: patterns exactly as rendered, with no conversion), each refused here if EventBridge would refuse it.
+ */
+export function loadEventRoutes(options: PackageOptions = {}): EventRoute[] {
+  const { Resources } = packageStack(options).template as { Resources: Record<string, RuleResource> };
+  return Object.values(Resources)
+    .filter((r) => r.Type === 'AWS::Events::Rule')
+    .map(({ Properties: { EventPattern: pattern, Targets } }) => {
+      validatePattern(pattern);
+      // osls names a function's resource <FunctionName>LambdaFunction, its first letter upper-cased.
+      const logicalId = Targets[0]!.Arn['Fn::GetAtt'][0];
+      const functionName = logicalId.charAt(0).toLowerCase() + logicalId.slice(1).replace(/LambdaFunction$/, '');
+      return { functionName, pattern };
+    });
 }
 
 /** The function whose rule matches the event, or null. */

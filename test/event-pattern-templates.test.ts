@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validatePattern } from '../cli/event-pattern';
+import { loadEventRoutes, routeEvent } from '../cli/event-routes';
 import { packageStack, README_PRODUCTION_PARAMS, type PackageOptions } from '../sim/packaged-template';
 
 /**
@@ -24,4 +25,18 @@ describe.each(PARAMETER_SETS)('EventBridge patterns of the packaged stack (%s)',
 
 it('refuses the rendering the README deploy produced before (a string bound), as EventBridge does', () => {
   expect(() => validatePattern({ detail: { severity: [{ numeric: ['>=', '4'] }] } })).toThrow('Value of >= must be numeric');
+});
+
+describe('replay routing (cli/event-routes.ts)', () => {
+  it('routes by the packaged rules, as EventBridge would', () => {
+    const routes = loadEventRoutes();
+    expect([...new Set(routes.map((r) => r.functionName))].sort()).toEqual(['imageFinding', 'runtimeFinding', 'taskLaunchGuard', 'taskStopped']);
+    const finding = (severity: unknown) => ({ source: 'aws.guardduty', 'detail-type': 'GuardDuty Finding', detail: { severity, resource: { resourceType: 'ECSCluster' } } });
+    expect(routeEvent(finding(8), routes)).toBe('runtimeFinding');
+    expect(routeEvent(finding(4.0), routes)).toBe('runtimeFinding');
+    expect(routeEvent(finding(3.9), routes)).toBeNull();
+    expect(routeEvent(finding('8'), routes)).toBeNull(); // numeric matching needs a JSON number in the event too
+    const stopped = { source: 'aws.ecs', 'detail-type': 'ECS Task State Change', detail: { lastStatus: 'STOPPED', desiredStatus: 'STOPPED' } };
+    expect(routeEvent(stopped, routes)).toBe('taskStopped');
+  }, 120_000);
 });
