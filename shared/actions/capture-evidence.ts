@@ -21,7 +21,10 @@ export const captureEvidence = defineAction({
       'task-definition.json': task.raw.taskDefinition ?? null,
       'network.json': { taskInterface: task.taskInterface ?? null, hostInterface: task.hostInterface ?? null },
     };
-    // Bucket default encryption is SSE-KMS; asking for it here as well refuses to write to a misconfigured bucket.
+    // The stack's key, by name: `aws:kms` alone means the AWS-managed aws/s3 key (PutObject API reference), and the
+    // bucket policy refuses any key but the stack's.
+    const keyArn = runtime.config.evidenceKeyArn;
+    if (!keyArn) throw new Error('capture-evidence: no evidence key configured (EVIDENCE_KEY_ARN); the bucket refuses objects without it');
     await Promise.all(
       Object.entries(objects).map(([name, body]) =>
         runtime.clients.s3.send(
@@ -31,6 +34,7 @@ export const captureEvidence = defineAction({
             Body: JSON.stringify(body, null, 2),
             ContentType: 'application/json',
             ServerSideEncryption: 'aws:kms',
+            SSEKMSKeyId: keyArn,
           }),
         ),
       ),
