@@ -9,7 +9,7 @@ export interface ResponderConfig {
    * The stack's KMS key (EVIDENCE_KEY_ARN, set by serverless.yml): every evidence object names it (SSEKMSKeyId), and the
    * bucket policy refuses any other. capture-evidence writes nothing without it.
    */
-  evidenceKeyArn?: string;
+  evidenceKeyArn: string;
   topicArn: string;
   /** VPC id → quarantine security group id. A VPC missing here gets a tagged group, found or created on first use. */
   quarantineSecurityGroups: Record<string, string>;
@@ -52,7 +52,7 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env): Res
     stage: env.RESPONDER_STAGE ?? 'dev',
     tableName: need('RESPONDER_TABLE'),
     evidenceBucket: need('EVIDENCE_BUCKET'),
-    evidenceKeyArn: env.EVIDENCE_KEY_ARN || undefined,
+    evidenceKeyArn: need('EVIDENCE_KEY_ARN'),
     topicArn: need('NOTIFY_TOPIC_ARN'),
     quarantineSecurityGroups: vpcGroupMap(env.QUARANTINE_SECURITY_GROUPS),
     protectedClusters: list(env.PROTECTED_CLUSTERS),

@@ -268,6 +268,9 @@ describe('image quarantine on the simulated deployment', () => {
     await seedAndHandle(critical());
     const released = await releaseImage({ repository: 'checkout-api', digest: CHECKOUT, by: 'alice@example.com', reason: 'false positive: CVE not reachable' }, runbook);
     expect(released.containment).toBe('released');
+    // A restore takes time (restore-image.html): pulls work once ECR finishes it.
+    expect(status(account, 'checkout-api', CHECKOUT)).toBe('ACTIVATING');
+    account.ecr.settle();
     expect(status(account, 'checkout-api', CHECKOUT)).toBe('ACTIVE');
     const [record] = (await runbook.ledger.recordsForTarget(`image:checkout-api@${CHECKOUT}`)).filter((r) => r.action === 'quarantine-image');
     expect(record).toMatchObject({ status: 'released', releasedBy: 'alice@example.com', releaseReason: 'false positive: CVE not reachable', beforeState: { imageStatus: 'ACTIVE', tags: ['2.7.0', 'latest'] } });
@@ -349,7 +352,7 @@ describe('image quarantine on the simulated deployment', () => {
 });
 
 describe('image policy (pure)', () => {
-  const config = { stage: 't', tableName: 't', evidenceBucket: 'b', topicArn: 'arn:aws:sns:us-east-1:111122223333:t', quarantineSecurityGroups: {}, protectedClusters: [], defaultMode: 'enforce' as const, forceObserve: false };
+  const config = { stage: 't', tableName: 't', evidenceBucket: 'b', evidenceKeyArn: 'arn:aws:kms:us-east-1:111122223333:key/00000000-0000-4000-8000-000000000000', topicArn: 'arn:aws:sns:us-east-1:111122223333:t', quarantineSecurityGroups: {}, protectedClusters: [], defaultMode: 'enforce' as const, forceObserve: false };
   const isMutating = (name: string) => name !== 'notify';
   const active = () => normaliseImageFinding(event('inspector/inspector2-finding-ecr-critical-active.json'));
   const policy = (extra: string) =>

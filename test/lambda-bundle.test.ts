@@ -55,6 +55,7 @@ async function invoke(event: unknown): Promise<Record<string, unknown>> {
       AWS_ENDPOINT_URL_DYNAMODB: deployment.dynamoEndpoint,
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       RESPONDER_TABLE: deployment.config.tableName,
+      EVIDENCE_KEY_ARN: deployment.config.evidenceKeyArn,
       EVIDENCE_BUCKET: 'evidence',
       NOTIFY_TOPIC_ARN: 'arn:aws:sns:us-east-1:111122223333:notifications',
       POWERTOOLS_LOG_LEVEL: 'ERROR',

@@ -11,6 +11,7 @@ const CONFIG: ResponderConfig = {
   stage: 'test',
   tableName: 't',
   evidenceBucket: 'b',
+  evidenceKeyArn: 'arn:aws:kms:us-east-1:111122223333:key/00000000-0000-4000-8000-000000000000',
   topicArn: 'arn:aws:sns:us-east-1:111122223333:t',
   quarantineSecurityGroups: {},
   protectedClusters: [],

@@ -135,7 +135,7 @@ describe('runbook commands', () => {
     const instanceEni = [...deployment.account.ec2.networkInterfaces.values()].find((eni) => !eni.requesterManaged && eni.attachment?.instanceId)!;
     const originalGroups = [...instanceEni.groupIds];
     // The outcome of the swap is never recorded (as if the process died right after the change): the record stays `intent`.
-    const ledger = deployment.ledger;
+    const ledger = deployment.depsFor('runbook').ledger;
     const recordOutcome = ledger.recordOutcome.bind(ledger);
     ledger.recordOutcome = (audit, step, outcome, target) =>
       step === 'isolate-task:security-group' || step === 'isolate-task' ? Promise.reject(new Error('crash')) : recordOutcome(audit, step, outcome, target);
@@ -321,7 +321,7 @@ rules:
       const taskArn = taskArnOf(event);
       const before = snapshot(deployment, taskArn);
 
-      const ledger = deployment.ledger;
+      const ledger = deployment.depsFor('runtimeFinding').ledger;
       const recordOutcome = ledger.recordOutcome.bind(ledger);
       ledger.recordOutcome = (audit, step, outcome, target) => (step.startsWith(crashAt) ? Promise.reject(new Error('crash')) : recordOutcome(audit, step, outcome, target));
       await respondToRuntimeFinding(event, deployment.depsFor('runtimeFinding')).catch(() => undefined);
@@ -332,6 +332,8 @@ rules:
 
       const released = await runRunbook({ runbook: 'release', findingId: `guardduty:${event.detail.id}`, reason: 'recover after crash' }, deployment.depsFor('runbook'), 'oncall');
       expect(released.actions.filter((a) => a.status === 'failed')).toEqual([]);
+      // An image restore takes up to 20 minutes (ACTIVATING): the before-state is back once it completes.
+      deployment.account.ecr.settle();
       expect(snapshot(deployment, taskArn)).toEqual(before);
     });
   }

@@ -768,7 +768,7 @@ describe('a crash between the write-ahead and the change', () => {
     deployment.account.seedFromEvent(EC2_BRIDGE);
     const host = hostInterface(deployment.account, taskArnOf(EC2_BRIDGE));
     const original = [...host.groupIds];
-    const ledger = deployment.ledger;
+    const ledger = deployment.depsFor('runtimeFinding').ledger;
 
     // The Lambda dies right after ModifyNetworkInterfaceAttribute succeeded: the outcome is never recorded and the
     // claim is not abandoned (a timeout gives no chance to), so only the lease lets a retry in.
@@ -808,7 +808,7 @@ describe('a crash between the write-ahead and the change', () => {
     await start({ policy: containPolicy('{ fallback: [network-acl] }', '') });
     deployment.account.seedFromEvent(REVERSE_SHELL);
     const net = taskNetwork(deployment.account, REVERSE_SHELL_TASK);
-    const ledger = deployment.ledger;
+    const ledger = deployment.depsFor('runtimeFinding').ledger;
     // The egress entry fails (5xx through every SDK attempt) and the ledger cannot record it either: the invocation
     // fails with the ingress entry made and the write-ahead intent stored.
     deployment.account.faults.inject({ service: 'ec2', operation: 'CreateNetworkAclEntry', error: 'server', afterCalls: 1, times: 3 });

@@ -90,7 +90,7 @@ describe('blast-radius limit', () => {
     deployment = await startDeployment({ policy: isolateOnly('  maxDestructivePerAccount: 5') });
     const [event] = burst(1);
     deployment.account.seedFromEvent(event);
-    deployment.ledger.takeSlot = () => Promise.reject(Object.assign(new Error('table throttled'), { name: 'ProvisionedThroughputExceededException' }));
+    deployment.depsFor('runtimeFinding').ledger.takeSlot = () => Promise.reject(Object.assign(new Error('table throttled'), { name: 'ProvisionedThroughputExceededException' }));
     const result = await respondToRuntimeFinding(event, deployment.depsFor('runtimeFinding'));
     expect(result.actions[0]).toMatchObject({ status: 'skipped', mechanism: 'safety', detail: expect.stringMatching(/^SAFETY CHECK FAILED \(ProvisionedThroughputExceededException/) });
     expect(denyEntries(deployment)).toBe(0);

@@ -104,8 +104,8 @@ export class AuthorizationRequests {
     };
     switch (operation) {
       case 'ModifyNetworkInterfaceAttribute': {
-        const attribute = input.Groups ? 'groupSet' : input.Description ? 'description' : input.SourceDestCheck ? 'sourceDestCheck' : 'attachment';
-        return [one(input.NetworkInterfaceId, { 'ec2:Attribute': attribute }), ...asList<string>(input.Groups).map((id) => one(id))];
+        // The interface and every group it is put into are authorized (Service Authorization Reference).
+        return [one(input.NetworkInterfaceId), ...asList<string>(input.Groups).map((id) => one(id))];
       }
       case 'CreateTags':
       case 'DeleteTags': {
