@@ -83,7 +83,11 @@ export class ReplaySession {
   /** Handles one event; on the simulated account, then whatever the account emitted in reaction that a rule routes. */
   async replay(label: string, event: unknown): Promise<ReplayLine[]> {
     const lines = [await this.handle(label, event, true)];
-    for (const emitted of this.target(event)?.account.drainEvents() ?? []) {
+    const account = this.target(event)?.account;
+    // Time passes before the next event: a task asked to stop goes through its lifecycle to STOPPED (and its service
+    // starts a replacement), as it would in the minute after a response; its state changes are then replayed too.
+    account?.ecs.settle();
+    for (const emitted of account?.drainEvents() ?? []) {
       if (!routeEvent(emitted, this.routes)) continue;
       const subject = typeof emitted.detail.taskArn === 'string' ? emitted.detail.taskArn : (emitted.resources[0] ?? '');
       const name = `${emitted['detail-type']} ${subject}`.trim();

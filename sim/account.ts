@@ -112,7 +112,7 @@ export class SimulatedAccount {
     this.ec2 = new Ec2Model(ids, this.accountId, this.region);
     this.ecr = new EcrModel(this.accountId, this.region, this.now, (type, resources, detail) => this.emit('aws.ecr', type, resources, detail));
     this.ecs = new EcsModel(ids, this.accountId, this.region, this.now, this.ec2, this.ecr, (type, resources, detail) => this.emit('aws.ecs', type, resources, detail));
-    this.s3 = new S3Model(this.now);
+    this.s3 = new S3Model(this.now, this.accountId, this.region);
     this.sns = new SnsModel(this.accountId, this.region, this.now);
     this.secrets = new SecretsModel(this.accountId, this.region, this.now);
     this.ssm = new SsmModel(this.accountId, this.region);

@@ -244,6 +244,8 @@ describe('shipped events: other findings', () => {
     const repository = container.image.split('/').slice(1).join('/').split(/[:@]/)[0]!;
     expect(deployment.account.ecr.image(repository, container.imageDigest!)!.imageStatus).toBe('ARCHIVED');
     expect(result.actions.find((a) => a.action === 'quarantine-image')).toMatchObject({ status: 'applied', mechanism: 'archive' });
+    // The service starts its replacement once the task has stopped (StopTask's lifecycle takes simulated time).
+    deployment.account.ecs.settle();
     const replacement = [...deployment.account.ecs.tasks.values()].find((t) => t.taskArn !== task.taskArn && t.group === task.group && t.stoppedReason);
     expect(replacement?.stoppedReason).toMatch(/^CannotPullContainerError/);
     expect(deployment.account.s3.objects(deployment.config.evidenceBucket).map((o) => o.key)).toContain(`findings/${event.detail.id}/event.json`);
@@ -319,7 +321,9 @@ describe('new events', () => {
     expect(denyEntriesFor(deployment.account, net.subnetId, `${net.ip}/32`)).toHaveLength(2);
     const task = deployment.account.ecs.tasks.get(taskArnOf(event))!;
     expect(task.desiredStatus).toBe('STOPPED');
-    expect(task.tags[TAG_RULE]).toBe('critical');
+    // StopTask deletes the task's tags (API_StopTask): what the tag step set is in its TagResource call.
+    const tagged = deployment.account.callsTo('ecs', 'TagResource').find((c) => c.ok && c.input.resourceArn === taskArnOf(event))!;
+    expect(tagged.input.tags).toContainEqual({ key: TAG_RULE, value: 'critical' });
     expect(notifications(deployment.account)[0]).toMatchObject({ finding: { severityLabel: 'CRITICAL' }, containment: { state: 'contained', mechanism: 'network-acl' } });
     expect(notifications(deployment.account)[0]!.headline).toMatch(/^Contained \(network-acl\): CRITICAL /);
   });
@@ -845,6 +849,7 @@ describe('taskStopped: releasing the NACL deny of a stopped task', () => {
     await respondToRuntimeFinding(REVERSE_SHELL, deployment.depsFor('runtimeFinding'));
     expect(denyEntriesFor(deployment.account, net.subnetId, `${net.ip}/32`)).toHaveLength(2);
 
+    deployment.account.ecs.settle(); // the stop runs its lifecycle to STOPPED
     const stopped = deployment.account.drainEvents().find((e) => e.detail.taskArn === REVERSE_SHELL_TASK && e.detail.lastStatus === 'STOPPED');
     expect(stopped).toBeDefined();
     const result = await cleanUpStoppedTask(stopped, deployment.depsFor('taskStopped'));
@@ -874,6 +879,7 @@ describe('taskStopped: releasing the NACL deny of a stopped task', () => {
     const acl = aclOfSubnet(deployment.account, net.subnetId);
     const ingress = acl.entries.find((e) => e.ruleNumber === 1 && !e.egress)!;
     ingress.cidrBlock = '203.0.113.7/32';
+    deployment.account.ecs.settle(); // the stop runs its lifecycle to STOPPED
     const stopped = deployment.account.drainEvents().find((e) => e.detail.taskArn === REVERSE_SHELL_TASK && e.detail.lastStatus === 'STOPPED');
     await cleanUpStoppedTask(stopped, deployment.depsFor('taskStopped'));
     expect(acl.entries.filter((e) => e.ruleAction === 'deny').map((e) => [e.ruleNumber, e.egress, e.cidrBlock])).toEqual([[1, false, '203.0.113.7/32']]);

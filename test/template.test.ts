@@ -201,7 +201,7 @@ describe('IAM in the packaged template', () => {
     }
   });
 
-  it("RuntimeFindingRole grants exactly the registry's permissions plus the pipeline's reads", () => {
+  it("RuntimeFindingRole grants only the registry's permissions and the pipeline's reads", () => {
     // Logs, failure queue, encryption, ledger, and the live observe switch every acting function reads.
     const infrastructure = /^(logs|sqs|kms|dynamodb|ssm):/;
     const granted = new Set(
@@ -217,14 +217,16 @@ describe('IAM in the packaged template', () => {
     const runtimeActions = ACTIONS.filter((a) => (a.kinds ?? ['runtime']).includes('runtime'));
     expect(runtimeActions.map((a) => a.name)).toEqual(expect.arrayContaining(['capture-evidence', 'tag', 'isolate-task', 'stop-task', 'notify']));
     const needed = new Set([...runtimeActions.flatMap((a) => a.permissions.flatMap((p) => p.actions)), ...reads]);
-    const extra = [...granted].filter((a) => !needed.has(a)).sort();
-    const missing = [...needed].filter((a) => !granted.has(a)).sort();
-    expect({ extra, missing }).toEqual({ extra: [], missing: [] });
+    // Not all of the registry: an action's permissions include its undo (release runs in the runbook) and its image-only
+    // paths; which of them the runtime path calls is checked against the calls it makes (test/iam-coverage.test.ts).
+    expect([...granted].filter((a) => !needed.has(a)).sort()).toEqual([]);
+    expect([...needed].filter((a) => !granted.has(a)).sort()).toEqual(['ecs:DescribeClusters', 'ecs:ListClusters', 'ecs:ListTasks', 'ecs:UntagResource']);
   });
 
   it('RunbookRole grants every action a person can run through it, and scans the ledger for history', () => {
     const granted = new Set(statements().filter((s) => s.where.startsWith('RunbookRole/') && s.Effect === 'Allow').flatMap((s) => s.Action));
-    const needed = [...ACTIONS.flatMap((a) => a.permissions.flatMap((p) => p.actions)), ...TASK_STATE_READS, 'dynamodb:Scan', 'sts:GetCallerIdentity'];
+    const needed = [...ACTIONS.flatMap((a) => a.permissions.flatMap((p) => p.actions)), ...TASK_STATE_READS, 'dynamodb:Scan'];
+    // sts:GetCallerIdentity needs no permission ("No permissions are required to perform this operation", STS API).
     expect(needed.filter((a) => !granted.has(a))).toEqual([]);
   });
 

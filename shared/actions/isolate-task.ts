@@ -165,7 +165,9 @@ export const isolateTask = defineAction({
   },
   async apply(params, { task }, runtime) {
     if (!task.found) return [{ action: ACTION, status: 'skipped', detail: 'task not found (already gone)' }];
-    if (task.lastStatus === 'STOPPED') return [{ action: ACTION, status: 'skipped', detail: 'task already stopped' }];
+    // desiredStatus STOPPED: StopTask was called and the task is on its way down (DEACTIVATING … STOPPED); its
+    // interface goes at DEPROVISIONING (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-lifecycle-explanation.html).
+    if (task.lastStatus === 'STOPPED' || task.desiredStatus === 'STOPPED') return [{ action: ACTION, status: 'skipped', detail: `task already ${task.lastStatus === 'STOPPED' ? 'stopped' : 'stopping'}` }];
     const outcomes: ActionOutcome[] = [];
     const target = isolationInterface(task, params);
     if ('eni' in target) {
