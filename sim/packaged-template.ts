@@ -75,5 +75,5 @@ export function packageStack(options: PackageOptions = {}): PackagedStack {
       rmSync(work, { recursive: true, force: true });
     }
   }
-  return { dir, template: JSON.parse(readFileSync(templateFile, 'utf8')) };
+  return { dir, template: JSON.parse(readFileSync(templateFile, 'utf8')) as unknown };
 }

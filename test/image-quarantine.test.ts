@@ -264,7 +264,7 @@ describe('image quarantine on the simulated deployment', () => {
   });
 
   it('release-image restores the storage class, records who and why, and lets the digest launch again', async () => {
-    const { account, runbook, launchGuard } = await deploy();
+    const { account, runbook } = await deploy();
     await seedAndHandle(critical());
     const released = await releaseImage({ repository: 'checkout-api', digest: CHECKOUT, by: 'alice@example.com', reason: 'false positive: CVE not reachable' }, runbook);
     expect(released.containment).toBe('released');
@@ -280,7 +280,7 @@ describe('image quarantine on the simulated deployment', () => {
   });
 
   it('a push that restores an archived, quarantined digest is quarantined again and reported', async () => {
-    const { account, runbook, launchGuard } = await deploy();
+    const { account, launchGuard } = await deploy();
     await seedAndHandle(critical());
     account.drainEvents();
     // A CI job re-pushes the manifest: ECR restores the archived image to standard storage (archive-image.html).

@@ -126,13 +126,13 @@ describe('the runtime responder when AWS refuses or another writer interferes', 
 });
 
 describe("people's commands, through the runbook role", () => {
-  it('stop: the task is asked to stop with a reason naming the request, and who asked is recorded', async () => {
+  it('stop: the service keeps its minimum, so the task is asked to stop with the reason, and who asked is recorded', async () => {
     deployment = await startDeployment();
     deployment.account.seedFromEvent(REVERSE_SHELL);
     const taskArn = taskArnOf(REVERSE_SHELL);
 
-    const result = await runRunbook({ runbook: 'stop', taskArn, reason: 'miner confirmed by SRE', ignoreMinHealthy: true }, deployment.depsFor('runbook'), 'arn:aws:iam::111122223333:user/erin');
-
+    // The service keeps enough running tasks (read with DescribeServices), so the minimum-healthy rail lets it stop.
+    const result = await runRunbook({ runbook: 'stop', taskArn, reason: 'miner confirmed by SRE' }, deployment.depsFor('runbook'), 'arn:aws:iam::111122223333:user/erin');
     expect(result.actions.find((a) => a.action === 'stop-task')).toMatchObject({ status: 'applied' });
     const task = deployment.account.ecs.tasks.get(taskArn)!;
     expect(task.desiredStatus).toBe('STOPPED');
