@@ -1,3 +1,4 @@
+import type { SimulatedAccount } from '../sim/account';
 import type { ReplayLine } from './replay-session';
 
 const MARK: Record<string, string> = { applied: '✔', skipped: '·', failed: '✘', planned: '○', unsupported: '⚠' };
@@ -18,4 +19,18 @@ export function describeReplayLine(line: ReplayLine): string {
   if (line.containment && line.containment !== 'none') out.push(`${pad}result   ${line.containment}; ${line.notifications} notification${line.notifications === 1 ? '' : 's'}`);
   else if (line.notifications) out.push(`${pad}result   ${line.notifications} notification${line.notifications === 1 ? '' : 's'}`);
   return out.join('\n');
+}
+
+/**
+ * What IAM said in the simulated accounts: every call was evaluated against its function's role from the packaged
+ * stack, so a refusal here is one a real account would give too, and is named plainly.
+ */
+export function describeIam(accounts: SimulatedAccount[]): string[] {
+  const evaluators = accounts.map((a) => a.iamEvaluator).filter((e) => e !== undefined);
+  if (!evaluators.length) return ['• IAM: not evaluated (the simulated account runs without the stack’s roles).'];
+  const evaluated = evaluators.reduce((n, e) => n + e.evaluated, 0);
+  const refused = evaluators.flatMap((e) => e.refused);
+  const out = [`• IAM: ${evaluated} requests evaluated against each function's own role from the packaged stack; ${refused.length ? `${refused.length} REFUSED:` : 'none refused.'}`];
+  for (const d of refused) out.push(`    IAM REFUSED ${d.functionName}: ${d.action} on ${d.resource} (${d.reason ?? 'denied'})`);
+  return out;
 }

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { describeReplayLine } from './replay-report';
+import { describeIam, describeReplayLine } from './replay-report';
 import { ReplaySession, expandEventPaths } from './replay-session';
 
 const usage = `usage: npm run replay -- [--json] [--mode observe|enforce] [--live] [--policy policy.yml] <event files or folders>
@@ -35,6 +35,12 @@ async function main(): Promise<number> {
         if (line.error) errors++;
         console.log(values.json ? JSON.stringify(line) : `${describeReplayLine(line)}\n`);
       }
+    }
+    if (session.simulated) {
+      const iam = describeIam(session.simulated.accounts());
+      // On stderr with --json, so stdout stays one JSON line per event.
+      (values.json ? console.error : console.log)(iam.join('\n'));
+      if (session.simulated.accounts().some((a) => a.iamEvaluator?.refused.length)) errors++;
     }
   } finally {
     await session.close();

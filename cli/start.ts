@@ -1,7 +1,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { releaseCommand } from '../shared/notify/build-notification';
-import { describeReplayLine } from './replay-report';
+import { describeIam, describeReplayLine } from './replay-report';
 import { ReplaySession, type ReplayLine } from './replay-session';
 
 /** Every event under events/, each folder in name order, a repeat delivery (`-update`) after the finding it repeats. */
@@ -49,6 +49,7 @@ function epilogue(lines: ReplayLine[], session: ReplaySession): string {
     const mutations = account.calls.filter((c) => c.ok && /^(Modify|Create|Delete|Stop|Tag|Untag|Revoke|Put|Update|BatchDelete)/.test(c.operation)).length;
     out.push(`• Simulated account ${account.accountId} in ${account.region}: ${stopped} tasks stopped, ${mutations} successful changing calls, ${account.calls.length} calls in all.`);
   }
+  out.push(...describeIam(session.simulated?.accounts() ?? []));
   out.push('', 'Replay your own events: npm run replay -- <file or folder>   (add --json for machine-readable lines)');
   return out.join('\n');
 }

@@ -32,7 +32,9 @@ export interface IamEvaluatorOptions {
 export class IamEvaluator {
   private readonly cache = new Map<string, Promise<IamDecision>>();
   private readonly recorded = new Set<string>();
-  readonly decisions: IamDecision[] = [];
+  /** How many requests were evaluated, and the ones IAM refused (what replay and `npm start` report). */
+  evaluated = 0;
+  readonly refused: IamDecision[] = [];
 
   constructor(
     readonly policies: StackPolicies,
@@ -50,9 +52,12 @@ export class IamEvaluator {
   async authorize(functionName: string, requests: AuthorizationRequest[]): Promise<IamDecision | undefined> {
     for (const request of requests) {
       const decision = await this.decide(functionName, request);
-      this.decisions.push(decision);
+      this.evaluated++;
       this.record(decision);
-      if (!decision.allowed) return decision;
+      if (!decision.allowed) {
+        this.refused.push(decision);
+        return decision;
+      }
     }
     return undefined;
   }
