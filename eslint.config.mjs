@@ -17,8 +17,9 @@ export default defineConfig(
     },
   },
   {
-    // Tests read sample events as untyped JSON and assert on their fields; type safety there is the assertion.
-    files: ['test/**/*.ts'],
+    // Tests read sample events as untyped JSON and assert on their fields (type safety there is the assertion); the
+    // simulated IAM reads CloudFormation templates and SDK command inputs, untyped JSON by nature.
+    files: ['test/**/*.ts', 'sim/iam/**/*.ts'],
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',
       '@typescript-eslint/no-unsafe-member-access': 'off',
@@ -26,17 +27,6 @@ export default defineConfig(
       '@typescript-eslint/no-unsafe-call': 'off',
       '@typescript-eslint/no-unsafe-return': 'off',
       '@typescript-eslint/no-explicit-any': 'off',
-    },
-  },
-  {
-    // The simulated IAM reads CloudFormation templates and SDK command inputs: untyped JSON by nature.
-    files: ['sim/iam/**/*.ts'],
-    rules: {
-      '@typescript-eslint/no-unsafe-assignment': 'off',
-      '@typescript-eslint/no-unsafe-member-access': 'off',
-      '@typescript-eslint/no-unsafe-argument': 'off',
-      '@typescript-eslint/no-unsafe-call': 'off',
-      '@typescript-eslint/no-unsafe-return': 'off',
     },
   },
   { files: ['**/*.mjs'], extends: [tseslint.configs.disableTypeChecked] },

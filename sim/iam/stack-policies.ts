@@ -5,7 +5,7 @@
  * Fn::Join) are resolved against the simulated resources' names, the way CloudFormation would resolve them.
  */
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 type Json = any;
 
 export interface PolicyDocument {
