@@ -6,7 +6,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { Document, isMap, visit } from 'yaml';
 import { ACTIONS } from '../shared/actions/registry';
 import type { IamGrant } from '../shared/actions/response-action';
 import { TASK_STATE_READS } from '../shared/task-state';
@@ -176,7 +176,10 @@ const indent = (text: string, spaces: number) => text.replace(/^(?=.)/gm, ' '.re
 function statementsYaml(role: MemberRole): string {
   return memberStatements(role)
     .map(({ why, ...statement }) => {
-      const body = stringify([statement], { lineWidth: 0, flowCollectionPadding: true }).trimEnd();
+      // Lists and ARNs on one line each, as infrastructure.yml writes them.
+      const document = new Document([statement]);
+      visit(document, { Seq: (_key, node, path) => void (path.length > 2 && (node.flow = true)), Map: (_key, node) => void (isMap(node) && node.items.some((i) => String(i.key) === 'Fn::Sub') && (node.flow = true)) });
+      const body = document.toString({ lineWidth: 0, flowCollectionPadding: true }).trimEnd();
       return indent(`${why ? `# ${why}\n` : ''}${body}`, 14);
     })
     .join('\n');
