@@ -4,6 +4,7 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
+import { OrganizationsClient } from '@aws-sdk/client-organizations';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
@@ -22,6 +23,7 @@ import { accessDeniedError, notModelledError, type ServiceName } from './service
 import type { OperationInput } from './service-error';
 import { SnsModel } from './sns';
 import { SsmModel } from './ssm';
+import type { SimulatedOrganization } from './organization';
 import { StsModel } from './sts';
 
 export interface SimulatedAccountOptions {
@@ -31,6 +33,8 @@ export interface SimulatedAccountOptions {
   principalArn?: string;
   /** Clock for timestamps (default: the real one). */
   now?: () => Date;
+  /** The organization the account belongs to: STS AssumeRole reaches its members' roles. */
+  organization?: SimulatedOrganization;
 }
 
 export interface CallRecord {
@@ -70,6 +74,7 @@ const clientServices: Record<string, ServiceName> = {
   SecretsManagerClient: 'secrets',
   STSClient: 'sts',
   SSMClient: 'ssm',
+  OrganizationsClient: 'organizations',
 };
 
 interface MiddlewareClient {
@@ -97,6 +102,7 @@ export class SimulatedAccount {
   readonly secrets: SecretsModel;
   readonly sts: StsModel;
   readonly ssm: SsmModel;
+  organization?: SimulatedOrganization;
   /** IAM, when a deployment enforces its stack's roles: calls made through a function's clients are evaluated. */
   private iam?: IamEvaluator;
   /** The stack key that encrypts a bucket's or topic's data (by ARN), so KMS is evaluated beside S3 and SNS. */
@@ -116,6 +122,7 @@ export class SimulatedAccount {
     this.sns = new SnsModel(this.accountId, this.region, this.now);
     this.secrets = new SecretsModel(this.accountId, this.region, this.now);
     this.ssm = new SsmModel(this.accountId, this.region);
+    this.organization = options.organization;
     this.sts = new StsModel(this.accountId, options.principalArn ?? `arn:aws:sts::${this.accountId}:assumed-role/ecs-threat-responder/simulated`);
   }
 
@@ -155,6 +162,11 @@ export class SimulatedAccount {
       secrets: this.attach(new SecretsManagerClient(config()), principal),
       sts: this.attach(new STSClient(config()), principal),
     };
+  }
+
+  /** An Organizations client on this account (membership checks), evaluated as `principal` when given. */
+  organizationsClient(principal?: string): OrganizationsClient {
+    return this.attach(new OrganizationsClient({ region: 'us-east-1', credentials: { accessKeyId: 'ASIASIMULATED', secretAccessKey: 'simulated' }, maxAttempts: 1 }), principal);
   }
 
   /** An SSM client on this account (the observe switch), evaluated as `principal` when given. */
@@ -230,7 +242,7 @@ export class SimulatedAccount {
       await this.authorize(principal, service, operation, input);
       const fault = this.faults.errorFor(service, operation);
       if (fault) throw fault;
-      const output = await this.models()[service](operation, input);
+      const output = service === 'sts' && operation === 'AssumeRole' ? await this.assumeRole(principal, input) : await this.models()[service](operation, input);
       if (output === undefined) {
         throw notModelledError(`${service}:${operation} is not modelled`);
       }
@@ -241,6 +253,13 @@ export class SimulatedAccount {
       record.iamDenied = (error as { iamDenied?: IamDecision }).iamDenied;
       throw error;
     }
+  }
+
+  /** AssumeRole into another account's role: the caller is this account's function role. */
+  private assumeRole(principal: string | undefined, input: Record<string, unknown>): Promise<Record<string, unknown>> {
+    if (!this.organization) throw notModelledError('sts:AssumeRole outside a simulated organization');
+    const caller = principal && this.iam ? this.iam.role(principal).roleArn : this.sts.principalArn;
+    return this.organization.assumeRole(caller, input);
   }
 
   private models(): Record<ServiceName, (operation: string, input: OperationInput) => unknown> {
@@ -254,6 +273,7 @@ export class SimulatedAccount {
       sts: (op) => this.sts.handle(op),
       ssm: (op, input) => this.ssm.handle(op, input),
       dynamodb: () => undefined,
+      organizations: (op, input) => this.organization?.handle(op, input),
     };
   }
 

@@ -32,6 +32,7 @@ const throttle: Record<ServiceName, { code: string; status: number }> = {
   sts: { code: 'ThrottlingException', status: 400 },
   ssm: { code: 'ThrottlingException', status: 400 },
   dynamodb: { code: 'ThrottlingException', status: 400 },
+  organizations: { code: 'TooManyRequestsException', status: 400 },
 };
 
 const serverErrorCode: Record<ServiceName, string> = {
@@ -44,6 +45,7 @@ const serverErrorCode: Record<ServiceName, string> = {
   sts: 'InternalFailure',
   ssm: 'InternalServerError',
   dynamodb: 'InternalServerError',
+  organizations: 'ServiceException',
 };
 
 export class Faults {

@@ -2,13 +2,14 @@ import * as ec2Sdk from '@aws-sdk/client-ec2';
 import * as ecrSdk from '@aws-sdk/client-ecr';
 import * as dynamodbSdk from '@aws-sdk/client-dynamodb';
 import * as ecsSdk from '@aws-sdk/client-ecs';
+import * as organizationsSdk from '@aws-sdk/client-organizations';
 import * as s3Sdk from '@aws-sdk/client-s3';
 import * as secretsSdk from '@aws-sdk/client-secrets-manager';
 import * as snsSdk from '@aws-sdk/client-sns';
 import * as ssmSdk from '@aws-sdk/client-ssm';
 import * as stsSdk from '@aws-sdk/client-sts';
 
-export type ServiceName = 'ec2' | 'ecs' | 'ecr' | 's3' | 'sns' | 'secrets' | 'sts' | 'ssm' | 'dynamodb';
+export type ServiceName = 'ec2' | 'ecs' | 'ecr' | 's3' | 'sns' | 'secrets' | 'sts' | 'ssm' | 'dynamodb' | 'organizations';
 
 type ExceptionClass = new (options: {
   name: string;
@@ -27,6 +28,7 @@ const sdkModules: Record<ServiceName, { module: Record<string, unknown>; base: E
   sts: { module: stsSdk, base: stsSdk.STSServiceException },
   ssm: { module: ssmSdk, base: ssmSdk.SSMServiceException },
   dynamodb: { module: dynamodbSdk, base: dynamodbSdk.DynamoDBServiceException },
+  organizations: { module: organizationsSdk, base: organizationsSdk.OrganizationsServiceException },
 };
 
 /**

@@ -58,9 +58,20 @@ export class AuthorizationRequests {
       case 'sts':
         // GetCallerIdentity: "No permissions are required to perform this operation" (STS API reference).
         if (operation === 'GetCallerIdentity') return [];
+        if (operation === 'AssumeRole') {
+          const context: Record<string, string> = { 'sts:RoleSessionName': String(input.RoleSessionName ?? '') };
+          if (input.ExternalId !== undefined) context['sts:ExternalId'] = String(input.ExternalId);
+          return [{ action: 'sts:AssumeRole', resource: String(input.RoleArn), context }];
+        }
         break;
       case 'dynamodb':
         return this.dynamodb(operation, input);
+      case 'organizations': {
+        const org = this.account.organization;
+        // Account ARNs name the management account and the organization (Service Authorization Reference: account).
+        const arn = org ? `arn:aws:organizations::${org.managementAccountId}:account/${org.organizationId}/${input.AccountId}` : '*';
+        return [{ action: `organizations:${operation}`, resource: arn, context: {} }];
+      }
     }
     throw new Error(`simulated IAM: ${service}:${operation} has no authorization mapping`);
   }
