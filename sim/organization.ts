@@ -35,7 +35,7 @@ const SESSION_SECONDS = 3600;
 export class SimulatedOrganization {
   readonly organizationId: string;
   private readonly members = new Set<string>();
-  private readonly roles = new Map<string, MemberRole>();
+  private readonly roles = new Map<string, MemberRole[]>();
   private readonly accounts = new Map<string, SimulatedAccount>();
   private readonly sessions = new Map<string, Session>();
 
@@ -62,8 +62,8 @@ export class SimulatedOrganization {
     if (!account) {
       account = new SimulatedAccount({ accountId, region, now: this.now, organization: this });
       this.accounts.set(key, account);
-      const role = this.roles.get(accountId);
-      if (role) this.enforceMemberRole(account, role);
+      const roles = this.roles.get(accountId);
+      if (roles) this.enforceMemberRoles(account, roles);
     }
     return account;
   }
@@ -73,22 +73,21 @@ export class SimulatedOrganization {
     this.accounts.set(`${account.accountId}/${account.region}`, account);
   }
 
-  /** What a StackSet instance of the member template creates in the account. */
-  deployMemberRole(accountId: string, role: MemberRole): void {
-    this.roles.set(accountId, role);
-    for (const [key, account] of this.accounts) if (key.startsWith(`${accountId}/`)) this.enforceMemberRole(account, role);
+  /** What a StackSet instance of the member template creates in the account: its roles (IAM is global). */
+  deployMemberRoles(accountId: string, roles: MemberRole[]): void {
+    this.roles.set(accountId, roles);
+    for (const [key, account] of this.accounts) if (key.startsWith(`${accountId}/`)) this.enforceMemberRoles(account, roles);
   }
 
-  private enforceMemberRole(account: SimulatedAccount, role: MemberRole): void {
-    const roleArn = `arn:aws:iam::${account.accountId}:role/${role.roleName}`;
-    const principal = memberPrincipal(role.roleName);
-    account.enforceIam(
-      new IamEvaluator(
-        { functions: { [principal]: { functionName: principal, roleLogicalId: role.roleName, roleArn, sessionArn: `arn:aws:sts::${account.accountId}:assumed-role/${role.roleName}/session`, policies: role.policies } }, resourcePolicies: {} },
-        account.accountId,
-        { recordDir: process.env.RESPONDER_IAM_RECORD_DIR, synthetic: false },
-      ),
+  private enforceMemberRoles(account: SimulatedAccount, roles: MemberRole[]): void {
+    const functions = Object.fromEntries(
+      roles.map((role) => {
+        const principal = memberPrincipal(role.roleName);
+        const roleArn = `arn:aws:iam::${account.accountId}:role/${role.roleName}`;
+        return [principal, { functionName: principal, roleLogicalId: role.roleName, roleArn, sessionArn: `arn:aws:sts::${account.accountId}:assumed-role/${role.roleName}/session`, policies: role.policies }];
+      }),
     );
+    account.enforceIam(new IamEvaluator({ functions, resourcePolicies: {} }, account.accountId, { recordDir: process.env.RESPONDER_IAM_RECORD_DIR, synthetic: false }));
   }
 
   /** sts:AssumeRole as the caller (a role ARN), after the caller's own IAM allowed the call. */
@@ -99,10 +98,10 @@ export class SimulatedOrganization {
     const sessionName = String(input.RoleSessionName ?? '');
     // RoleSessionName: 2-64 characters of [\w+=,.@-] (API_AssumeRole).
     if (!/^[\w+=,.@-]{2,64}$/.test(sessionName)) throw serviceError('sts', 'ValidationError', 400, `1 validation error detected: Value '${sessionName}' at 'roleSessionName' failed to satisfy constraint`);
-    const role = this.roles.get(accountId);
+    const role = this.roles.get(accountId)?.find((r) => r.roleName === roleName);
     const denied = () => serviceError('sts', 'AccessDenied', 403, `User: ${callerRoleArn} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`);
     // A role that does not exist is refused exactly like one whose trust policy says no: AWS does not tell them apart.
-    if (!role || role.roleName !== roleName) throw denied();
+    if (!role) throw denied();
     // Cross-account, both sides must allow. The caller's own policies were evaluated in its account before this call
     // (SimulatedAccount.authorize); here only the trust policy decides, so the identity side stands as allowed.
     const trusted = await runSimulation(

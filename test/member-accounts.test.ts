@@ -49,7 +49,7 @@ describe('acting in a member account through its role', () => {
   it('assumes the member role with the external id; the clients act in the member account as that role; evidence and notifications stay home', async () => {
     const { org, home } = organization();
     asCaller(org);
-    org.deployMemberRole(MEMBER, memberRole);
+    org.deployMemberRoles(MEMBER, [memberRole]);
     const member = org.account(MEMBER, 'eu-west-1');
     const task = member.runTask({ cluster: 'payments', taskDefinitionArn: `arn:aws:ecs:eu-west-1:${MEMBER}:task-definition/api:1`, launchType: 'FARGATE', containers: [] });
     const homeClients = home.clients();
@@ -59,7 +59,7 @@ describe('acting in a member account through its role', () => {
 
     expect(out.tasks?.[0]?.taskArn).toBe(task.taskArn);
     expect(member.callsTo('ecs', 'DescribeTasks')).toMatchObject([{ ok: true, principal: `member:${ROLE}` }]);
-    expect(home.callsTo('sts', 'AssumeRole')).toMatchObject([{ ok: true, input: { RoleArn: `arn:aws:iam::${MEMBER}:role/${ROLE}`, ExternalId: EXTERNAL_ID, RoleSessionName: 'etr-c4e6a8b0d2f44a6c8e0a2c4e6f8a0b1c' } }]);
+    expect(home.callsTo('sts', 'AssumeRole')).toMatchObject([{ ok: true, input: { RoleArn: `arn:aws:iam::${MEMBER}:role/${ROLE}`, ExternalId: EXTERNAL_ID, RoleSessionName: 'ecs-threat-responder-c4e6a8b0d2f44a6c8e0a2c4e6f8a0b1c' } }]);
     expect(clients.sns).toBe(homeClients.sns);
     expect(clients.s3).toBe(homeClients.s3);
   });
@@ -67,7 +67,7 @@ describe('acting in a member account through its role', () => {
   it('the member role allows only what its policies say: anything else is refused in the member account', async () => {
     const { org, home } = organization();
     asCaller(org);
-    org.deployMemberRole(MEMBER, memberRole);
+    org.deployMemberRoles(MEMBER, [memberRole]);
     const task = org.account(MEMBER, 'eu-west-1').runTask({ cluster: 'payments', taskDefinitionArn: `arn:aws:ecs:eu-west-1:${MEMBER}:task-definition/api:1`, launchType: 'FARGATE', containers: [] });
     const clients = await access(org).clientsFor(home.clients(), MEMBER, 'eu-west-1', 'f1');
     await expect(clients.ecs.send(new DescribeTasksCommand({ cluster: 'payments', tasks: [task.taskArn] }))).resolves.toBeDefined();
@@ -79,7 +79,7 @@ describe('acting in a member account through its role', () => {
     let now = new Date('2026-11-29T03:00:00Z');
     const { org, home } = organization(() => now);
     asCaller(org);
-    org.deployMemberRole(MEMBER, memberRole);
+    org.deployMemberRoles(MEMBER, [memberRole]);
     const member = access(org, {}, () => now);
     await member.clientsFor(home.clients(), MEMBER, 'eu-west-1', 'f1');
     now = new Date('2026-11-29T03:54:00Z');
@@ -95,7 +95,7 @@ describe('acting in a member account through its role', () => {
     asCaller(org);
     await expect(access(org).clientsFor(home.clients(), MEMBER, 'eu-west-1', 'f1')).rejects.toThrow(MemberRoleUnavailable);
 
-    org.deployMemberRole(MEMBER, memberRole);
+    org.deployMemberRoles(MEMBER, [memberRole]);
     await expect(access(org, { externalId: 'guess' }).clientsFor(home.clients(), MEMBER, 'eu-west-1', 'f1')).rejects.toThrow(/organization\/member-role\.yml/);
 
     (home.sts as unknown as { principalArn: string }).principalArn = `arn:aws:iam::${SECURITY}:role/someone-else`;

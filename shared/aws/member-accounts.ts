@@ -37,9 +37,12 @@ export class MemberRoleUnavailable extends Error {
 /** Credentials are renewed this long before they expire, so no call runs on a session about to lapse. */
 const RENEW_BEFORE_MS = 5 * 60 * 1000;
 
-/** RoleSessionName: 2-64 characters of [\w+=,.@-] (STS AssumeRole API reference). */
+/**
+ * RoleSessionName: 2-64 characters of [\w+=,.@-] (STS AssumeRole API reference). It starts with the responder's name,
+ * which the member role's trust requires (sts:RoleSessionName, organization/member-role.yml).
+ */
 export function sessionNameFor(findingId: string): string {
-  return `etr-${findingId}`.replace(/[^\w+=,.@-]/g, '-').slice(0, 64);
+  return `ecs-threat-responder-${findingId}`.replace(/[^\w+=,.@-]/g, '-').slice(0, 64);
 }
 
 /**

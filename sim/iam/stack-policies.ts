@@ -42,6 +42,8 @@ export interface ResolveContext {
   stackName: string;
   /** Physical names of the resources the roles reference; others get a generated name. */
   resources: Record<string, PhysicalResource>;
+  /** The template's parameters, as a stack instance is given them. */
+  parameters?: Record<string, string>;
 }
 
 function physical(logicalId: string, template: Json, context: ResolveContext): PhysicalResource {
@@ -84,7 +86,7 @@ function resolve(value: Json, template: Json, context: ResolveContext): Json {
       if (name === 'Arn' && resource.arn) return resource.arn;
       throw new Error(`simulated IAM: cannot resolve Fn::GetAtt ${logicalId}.${name}`);
     };
-    const ref = (name: string): string => pseudo[name] ?? physical(name, template, context).ref;
+    const ref = (name: string): string => pseudo[name] ?? context.parameters?.[name] ?? physical(name, template, context).ref;
     if (key === 'Ref') return ref(arg as string);
     if (key === 'Fn::GetAtt') {
       const [logicalId, name] = Array.isArray(arg) ? arg : String(arg).split('.');
@@ -140,4 +142,16 @@ export function stackPolicies(template: Json, context: ResolveContext): StackPol
     }
   }
   return { functions, resourcePolicies };
+}
+
+/** An IAM role of a template (its trust and inline policies), resolved for one stack instance. */
+export function roleOf(template: Json, roleLogicalId: string, context: ResolveContext): { roleName: string; trustPolicy: PolicyDocument; policies: { name: string; policy: PolicyDocument }[] } {
+  const role = template.Resources?.[roleLogicalId];
+  if (role?.Type !== 'AWS::IAM::Role') throw new Error(`simulated IAM: ${roleLogicalId} is not a role of the template`);
+  const properties = resolve(role.Properties, template, context);
+  return {
+    roleName: properties.RoleName ?? physical(roleLogicalId, template, context).ref,
+    trustPolicy: properties.AssumeRolePolicyDocument,
+    policies: (properties.Policies ?? []).map((p: Json) => ({ name: p.PolicyName, policy: p.PolicyDocument })),
+  };
 }
