@@ -169,6 +169,43 @@ describe('member role trust (@cloud-copilot/iam-simulate)', () => {
   });
 });
 
+describe('member role permissions in the member account (@cloud-copilot/iam-simulate)', () => {
+  const may = async (logicalId: string, action: string, resource: string, context: Record<string, string | string[]> = {}) => {
+    const policies = memberRole.Resources[logicalId].Properties.Policies.map((p: Json) => ({ name: p.PolicyName, policy: resolve(p.PolicyDocument, memberValues) }));
+    const principal = `arn:aws:sts::${MEMBER}:assumed-role/ecs-threat-responder-member/ecs-threat-responder-0c4f`;
+    const response = await runSimulation(
+      {
+        identityPolicies: policies,
+        serviceControlPolicies: [],
+        resourceControlPolicies: [],
+        request: { action, principal, resource: { accountId: MEMBER, resource }, contextVariables: { 'aws:PrincipalAccount': MEMBER, ...context } },
+      },
+      {},
+    );
+    if (response.resultType === 'error') throw new Error(JSON.stringify(response.errors));
+    return response.overallResult === 'Allowed';
+  };
+  const task = (cluster: string) => `arn:aws:ecs:ap-south-1:${MEMBER}:task/${cluster}/0123456789abcdef0123456789abcdef`;
+  const cluster = (name: string) => `arn:aws:ecs:ap-south-1:${MEMBER}:cluster/${name}`;
+
+  it('stops and tags tasks only in the allowed clusters (actOnClusters prod-*), in any region of the member account', async () => {
+    expect(await may('AutomaticMemberRole', 'ecs:StopTask', task('prod-api'), { 'ecs:cluster': cluster('prod-api') })).toBe(true);
+    expect(await may('AutomaticMemberRole', 'ecs:StopTask', task('staging'), { 'ecs:cluster': cluster('staging') })).toBe(false);
+    expect(await may('AutomaticMemberRole', 'ecs:StopTask', `arn:aws:ecs:ap-south-1:${OTHER}:task/prod-api/0123`, { 'ecs:cluster': `arn:aws:ecs:ap-south-1:${OTHER}:cluster/prod-api` })).toBe(false);
+    expect(await may('AutomaticMemberRole', 'ecs:TagResource', task('prod-api'), { 'aws:TagKeys': ['responder:contained'] })).toBe(true);
+    expect(await may('AutomaticMemberRole', 'ecs:TagResource', task('prod-api'), { 'aws:TagKeys': ['owner'] })).toBe(false);
+  });
+
+  it('lets only the runbook undo: untag a task, or put an interface back into a group not tagged as quarantine', async () => {
+    const group = `arn:aws:ec2:ap-south-1:${MEMBER}:security-group/sg-0123456789abcdef0`;
+    expect(await may('AutomaticMemberRole', 'ecs:UntagResource', task('prod-api'), { 'aws:TagKeys': ['responder:contained'] })).toBe(false);
+    expect(await may('RunbookMemberRole', 'ecs:UntagResource', task('prod-api'), { 'aws:TagKeys': ['responder:contained'] })).toBe(true);
+    expect(await may('AutomaticMemberRole', 'ec2:ModifyNetworkInterfaceAttribute', group, { 'aws:ResourceTag/responder:quarantine': 'true' })).toBe(true);
+    expect(await may('AutomaticMemberRole', 'ec2:ModifyNetworkInterfaceAttribute', group)).toBe(false);
+    expect(await may('RunbookMemberRole', 'ec2:ModifyNetworkInterfaceAttribute', group)).toBe(true);
+  });
+});
+
 // ---------- items 3 and 4: forwarding rules and the bus policy ----------
 describe('event forwarding', () => {
   let packaged: Map<string, Json[]>;
