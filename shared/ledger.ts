@@ -67,7 +67,8 @@ export interface ActionRecord {
 }
 
 export type ClaimResult =
-  | { claimed: true; reason: 'first' | 're-evaluate' }
+  /** `attempt`: how many invocations have taken this claim since it was last finished (Lambda's retries count). */
+  | { claimed: true; reason: 'first' | 're-evaluate'; attempt: number }
   | { claimed: false; deliveries: number; severity: number; state: string };
 
 const CLAIM = '#CLAIM';
@@ -115,12 +116,13 @@ export class Ledger {
     const now = this.now();
     const existing = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: findingKey(request.ledgerId), sk: CLAIM } }));
     try {
-      await this.doc.send(
+      const taken = await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: findingKey(request.ledgerId), sk: CLAIM },
+          ReturnValues: 'ALL_NEW',
           UpdateExpression:
-            'SET #state = :running, leaseUntil = :lease, severity = :severity, #count = :count, #mode = :mode, lastSeenAt = :now, firstSeenAt = if_not_exists(firstSeenAt, :now) ADD deliveries :one',
+            'SET #state = :running, leaseUntil = :lease, severity = :severity, #count = :count, #mode = :mode, lastSeenAt = :now, firstSeenAt = if_not_exists(firstSeenAt, :now) ADD deliveries :one, attempts :one',
           // A live claim (running, lease not expired) is never taken, not even by a rise in severity: two
           // invocations would then share it. The later one fails and is retried once the first is done.
           ConditionExpression:
@@ -140,7 +142,7 @@ export class Ledger {
           },
         }),
       );
-      return { claimed: true, reason: existing.Item ? 're-evaluate' : 'first' };
+      return { claimed: true, reason: existing.Item ? 're-evaluate' : 'first', attempt: Number(taken.Attributes?.attempts ?? 1) };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       const seen = await this.doc.send(
@@ -166,9 +168,26 @@ export class Ledger {
       new UpdateCommand({
         TableName: this.tableName,
         Key: { pk: findingKey(ledgerId), sk: CLAIM },
-        UpdateExpression: 'SET #state = :done, containment = :containment, finishedAt = :now',
+        // A later re-evaluation (severity rises) counts its attempts afresh.
+        UpdateExpression: 'SET #state = :done, containment = :containment, finishedAt = :now REMOVE attempts',
         ExpressionAttributeNames: { '#state': 'state' },
         ExpressionAttributeValues: { ':done': 'done', ':containment': containment, ':now': this.now().toISOString() },
+      }),
+    );
+  }
+
+  /**
+   * A step failed transiently: the claim stays open (`retry`), so Lambda's next delivery of the event takes it at
+   * once and re-runs what did not finish.
+   */
+  async retryClaim(ledgerId: string, containment: string): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: findingKey(ledgerId), sk: CLAIM },
+        UpdateExpression: 'SET #state = :retry, containment = :containment, leaseUntil = :past',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: { ':retry': 'retry', ':containment': containment, ':past': new Date(0).toISOString() },
       }),
     );
   }

@@ -11,7 +11,7 @@ import { buildRuntimeNotification, containmentOf } from './notify/build-notifica
 import { publishNotification } from './notify/publish-notification';
 import { decide, type Decision } from './policy/decide';
 import type { Policy } from './policy/policy';
-import { runSteps } from './run-steps';
+import { runSteps, stepsToRetry } from './run-steps';
 import { readTaskState, type TaskState } from './task-state';
 
 export interface PipelineDeps {
@@ -37,6 +37,38 @@ export interface EventResult {
 }
 
 const AUTOMATION = 'automation';
+
+/**
+ * Lambda's asynchronous invocations: the first and `maximumRetryAttempts: 2` retries (serverless.yml), then the
+ * on-failure destination (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html).
+ */
+export const MAX_ATTEMPTS = 3;
+
+/**
+ * A response with a step that failed transiently, after it was recorded and people were told what held: thrown from
+ * the entry point so Lambda delivers the event again (and, after the last attempt, to the failure queue).
+ */
+export class ResponseIncomplete extends Error {
+  override readonly name = 'ResponseIncomplete';
+  constructor(
+    readonly ledgerId: string,
+    readonly attempt: number,
+    readonly pending: ActionOutcome[],
+  ) {
+    super(`${ledgerId}: attempt ${attempt} of ${MAX_ATTEMPTS} left ${pending.map((o) => `${o.action}${o.mechanism ? `/${o.mechanism}` : ''} (${o.errorCode})`).join(', ')} failed transiently`);
+  }
+}
+
+/** What people are told about steps still failing transiently on this attempt. */
+export function retryNotes(outcomes: ActionOutcome[], attempt: number, automatic: boolean): string[] {
+  const pending = stepsToRetry(outcomes);
+  if (!pending.length) return [];
+  const steps = pending.map((o) => `${o.action}${o.mechanism ? ` (${o.mechanism})` : ''}: ${o.errorCode}`).join('; ');
+  if (!automatic) return [`Failed transiently: ${steps}. Run the command again: what held is not repeated.`];
+  return attempt >= MAX_ATTEMPTS
+    ? [`Still failing after ${attempt} attempts: ${steps}. The event goes to the failure queue; act by hand (runbook).`]
+    : [`Failed transiently: ${steps}. Retried automatically (attempt ${attempt} of ${MAX_ATTEMPTS}); what held is not repeated.`];
+}
 
 /** The result of a response that ran its steps: what was done, how many messages went out, what held. */
 export function resultOf(
@@ -98,19 +130,23 @@ export async function respond(request: ResponseRequest, deps: PipelineDeps): Pro
     return { ...summary, actions: [], notifications: 0, ignored: `duplicate delivery ${claim.deliveries} of this finding: already handled (severity ${claim.severity})` };
   }
 
+  const automatic = finding.source !== 'runbook';
+  const outcomes: ActionOutcome[] = [];
+  let pending: ActionOutcome[];
+  let result: EventResult;
   try {
     const task = request.task ?? (await readTaskState(deps.clients, finding.task));
     const audit: Audit = { ledgerId, policyRule: decision.policyRule, mode: decision.mode, requestedBy, reason: request.reason, ticket: request.ticket };
-    const outcomes: ActionOutcome[] = [];
     const runtime: ActionRuntime = {
       clients: deps.clients,
       ledger: deps.ledger,
       config: deps.config,
       audit,
       safety: deps.policy.safety,
-      publishNotification: () =>
-        publishNotification(deps.clients, deps.config.topicArn, {
-          ...buildRuntimeNotification({
+      publishNotification: () => {
+        const retry = retryNotes(outcomes, claim.attempt, automatic);
+        const final = automatic && retry.length > 0 && claim.attempt >= MAX_ATTEMPTS;
+        const built = buildRuntimeNotification({
             finding,
             decision,
             outcomes,
@@ -119,18 +155,30 @@ export async function respond(request: ResponseRequest, deps: PipelineDeps): Pro
             requestedBy,
             evidenceBucket: deps.config.evidenceBucket,
             at: now(),
-            notes: task.found ? [] : [task.notFoundReason ?? 'DescribeTasks did not find the task.'],
-          }),
+            notes: [...(task.found ? [] : [task.notFoundReason ?? 'DescribeTasks did not find the task.']), ...retry],
+        });
+        // The last of Lambda's attempts: people are told how many were made, and that the event is not contained.
+        const headline = final ? built.headline.replace(/^NOT CONTAINED/, `NOT CONTAINED after ${claim.attempt} attempts`) : built.headline;
+        return publishNotification(deps.clients, deps.config.topicArn, {
+          ...built,
+          headline,
           ...(finding.source === 'runbook' ? { kind: 'runbook' as const, reason: request.reason, ticket: request.ticket } : {}),
-        }),
+        });
+      },
     };
     const scope = { account: finding.account, cluster: finding.task.clusterName };
     await runSteps(decision, { target: { finding, task, rawEvent: request.rawEvent }, recordTarget: `task:${task.taskArn}`, scope }, runtime, outcomes);
     const containment = containmentOf(decision, outcomes);
-    await deps.ledger.finishClaim(ledgerId, containment.state);
-    return resultOf(summary, outcomes, containment, decision.notes);
+    pending = automatic ? stepsToRetry(outcomes) : [];
+    // The claim stays open while a step remains to finish: a re-delivery is then a retry, not a duplicate.
+    if (pending.length) await deps.ledger.retryClaim(ledgerId, containment.state);
+    else await deps.ledger.finishClaim(ledgerId, containment.state);
+    result = resultOf(summary, outcomes, containment, [...decision.notes, ...retryNotes(outcomes, claim.attempt, automatic)]);
   } catch (error) {
-    await deps.ledger.abandonClaim(ledgerId);
+    // The lease lets a retry in anyway if this write fails too.
+    await deps.ledger.abandonClaim(ledgerId).catch(() => undefined);
     throw error;
   }
+  if (pending.length) throw new ResponseIncomplete(ledgerId, claim.attempt, pending);
+  return result;
 }

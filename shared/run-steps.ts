@@ -1,6 +1,7 @@
 import { findAction } from './actions/registry';
 import type { ActionRuntime, ActionTarget, ImageActionTarget } from './actions/response-action';
-import { awsErrorCode, awsErrorMessage } from './aws/errors';
+export { holds, stepsToRetry } from './actions/response-action';
+import { awsErrorMessage, failureCode } from './aws/errors';
 import type { ActionOutcome } from './notification';
 import type { Decision } from './policy/decide';
 import { DEFAULT_SAFETY } from './policy/policy-schema';
@@ -50,9 +51,10 @@ export async function runSteps(decision: Decision, context: StepContext, runtime
     try {
       outcomes.push(...(await action.apply(step.params, context.target, { ...runtime, recordTarget: context.recordTarget })));
     } catch (error) {
-      const failed: ActionOutcome = { action: action.name, status: 'failed', errorCode: awsErrorCode(error), detail: awsErrorMessage(error) };
+      const failed: ActionOutcome = { action: action.name, status: 'failed', errorCode: failureCode(error), detail: awsErrorMessage(error) };
       outcomes.push(failed);
       await ledger.recordOutcome(audit, action.name, failed, context.recordTarget);
     }
   }
 }
+

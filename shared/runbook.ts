@@ -15,7 +15,7 @@ import { respond, type EventResult, type PipelineDeps } from './pipeline';
 import { protectionReason, type Decision } from './policy/decide';
 import type { ImageDecision } from './policy/decide-image';
 import { imageLedgerId } from './image/image-reference';
-import { clusterTagsOf, readTaskState } from './task-state';
+import { clusterTagsOf, readTaskState, type TaskState } from './task-state';
 
 export const RUNBOOK_COMMANDS = ['isolate', 'stop', 'quarantine-image', 'release', 'release-image', 'status', 'history'] as const;
 const MUTATING = new Set(['isolate', 'stop', 'quarantine-image', 'release', 'release-image']);
@@ -105,6 +105,19 @@ function runbookFinding(command: RunbookCommand, taskArn: string, requestId: str
   };
 }
 
+/** What already contains the task (a stop in progress, or an unreleased isolation or stop in the ledger), if anything. */
+async function containmentHeld(command: RunbookCommand, deps: PipelineDeps, task: TaskState): Promise<ActionOutcome | undefined> {
+  const action = command.runbook === 'isolate' ? 'isolate-task' : 'stop-task';
+  if (task.found && (task.desiredStatus === 'STOPPED' || task.lastStatus === 'STOPPED')) {
+    return { action, status: 'skipped', mechanism: 'stop-task', detail: `already applied: the task is ${task.lastStatus === 'STOPPED' ? 'stopped' : 'stopping'}; nothing changed` };
+  }
+  if (command.runbook !== 'isolate' || !task.found) return undefined;
+  const records = await deps.ledger.recordsForTarget(`task:${task.taskArn}`);
+  const holding = records.find((r) => r.action === 'isolate-task' && r.mode === 'enforce' && r.status === 'applied' && r.mechanism !== 'stop-task');
+  if (!holding) return undefined;
+  return { action, status: 'skipped', mechanism: holding.mechanism, detail: `already applied by ${holding.ledgerId} (${holding.mechanism}) at ${holding.updatedAt}; nothing changed` };
+}
+
 async function containTask(command: RunbookCommand, deps: PipelineDeps, requestedBy: string): Promise<RunbookResult> {
   const requestId = `runbook:${command.runbook}:${randomUUID()}`;
   const finding = runbookFinding(command, command.taskArn!, requestId);
@@ -121,6 +134,14 @@ async function containTask(command: RunbookCommand, deps: PipelineDeps, requeste
       : { action: 'stop-task', params: findAction('stop-task')!.params.parse({ ignoreMinHealthy: command.ignoreMinHealthy ?? false }) };
   const forced = forcedObserve(deps.policy, deps.config);
   if (forced) notes.push(forced);
+  const held = forced ? undefined : await containmentHeld(command, deps, task);
+  if (held) {
+    // Repeated: nothing is changed (no evidence, tags or second deny pair), and people are told so.
+    notes.push(held.detail!);
+    const decision: Decision = { policyRule: `runbook:${command.runbook}`, mode: 'enforce', steps: [{ action: 'notify', params: {} }], notes };
+    const result = await respond({ finding, decision, rawEvent: command, ledgerId: requestId, requestedBy, reason: command.reason!, ticket: command.ticket, task }, deps);
+    return { ...result, actions: [held, ...result.actions], containment: `contained (${held.mechanism})` };
+  }
   const decision: Decision = {
     policyRule: `runbook:${command.runbook}`,
     mode: forced ? 'observe' : 'enforce',
@@ -234,11 +255,12 @@ async function release(command: RunbookCommand, deps: PipelineDeps, requestedBy:
 function releaseNotification(command: RunbookCommand, outcomes: ActionOutcome[], requestedBy: string, ledgerId: string): Notification {
   const target = command.taskArn ?? command.findingId ?? `${command.repository}@${command.imageDigest}`;
   const failed = outcomes.some((o) => o.status === 'failed');
+  const unchanged = outcomes.every((o) => o.status === 'skipped');
   return {
     schema: NOTIFICATION_SCHEMA_ID,
     version: NOTIFICATION_SCHEMA_VERSION,
     kind: 'runbook',
-    headline: `${failed ? 'Release INCOMPLETE' : 'Released'} by ${requestedBy}: ${target}`,
+    headline: `${failed ? 'Release INCOMPLETE' : unchanged ? 'Nothing changed (already released)' : 'Released'} by ${requestedBy}: ${target}`,
     at: new Date().toISOString(),
     ledgerId,
     finding: null,

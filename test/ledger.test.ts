@@ -39,10 +39,10 @@ describe('the ledger (DynamoDB API through dynalite)', () => {
     deployment = await startDeployment();
     const { ledger } = deployment;
     const claim = { ledgerId: 'guardduty:claim-test', severity: 8, count: 1, mode: 'enforce' as const };
-    expect(await ledger.claim(claim)).toEqual({ claimed: true, reason: 'first' });
+    expect(await ledger.claim(claim)).toMatchObject({ claimed: true, reason: 'first', attempt: 1 });
     await ledger.finishClaim(claim.ledgerId, 'contained');
     expect(await ledger.claim({ ...claim, count: 4 })).toMatchObject({ claimed: false, deliveries: 2, severity: 8, state: 'done' });
-    expect(await ledger.claim({ ...claim, severity: 9.5 })).toEqual({ claimed: true, reason: 're-evaluate' });
+    expect(await ledger.claim({ ...claim, severity: 9.5 })).toMatchObject({ claimed: true, reason: 're-evaluate', attempt: 1 });
   });
 
   it('a blast-radius window is atomic: 10 concurrent takers of 4 slots, exactly 4 succeed', async () => {

@@ -1,12 +1,12 @@
-import { CreateTagsCommand, DeleteTagsCommand, ModifyNetworkInterfaceAttributeCommand } from '@aws-sdk/client-ec2';
+import { CreateTagsCommand, DeleteTagsCommand, ModifyNetworkInterfaceAttributeCommand, type NetworkAcl } from '@aws-sdk/client-ec2';
 import { z } from 'zod';
-import { awsErrorCode, refusedOrFailed } from '../aws/errors';
+import { awsErrorCode, isAwsError, isRefusal, isTransient, refusedOrFailed } from '../aws/errors';
 import { applyNetworkAclDeny, networkAclForSubnet, planNetworkAclDeny, removeNetworkAclDeny, RuleNumberTaken, type NetworkAclDeny } from '../aws/network-acl';
 import { quarantineSecurityGroup, QuarantineGroupNotEmpty, type QuarantineGroup } from '../aws/quarantine-security-group';
 import type { ActionRecord } from '../ledger';
 import type { ActionOutcome } from '../notification';
 import type { InterfaceState, TaskState } from '../task-state';
-import { defineAction, type ActionRuntime } from './response-action';
+import { defineAction, holds, type ActionRuntime } from './response-action';
 import { stopTaskOnce } from './stop-task';
 
 export const ORIGINAL_GROUPS_TAG = 'responder:original-groups';
@@ -44,18 +44,21 @@ async function swapSecurityGroups(runtime: ActionRuntime, task: TaskState, eni: 
     quarantine = await quarantineSecurityGroup(runtime.clients, eni.vpcId, runtime.config.quarantineSecurityGroups);
   } catch (error) {
     // No usable empty group: nothing changed on the interface, and the ladder goes on to its next rung.
+    // A revoke that failed transiently leaves the group unusable for now, not for good: the code says which.
     const outcome =
       error instanceof QuarantineGroupNotEmpty
-        ? { action: ACTION, status: 'failed' as const, mechanism: 'security-group', errorCode: error.name, detail: `not used: ${error.message}`, target }
+        ? { action: ACTION, status: 'failed' as const, mechanism: 'security-group', errorCode: isTransient(error.cause) ? awsErrorCode(error.cause) : error.name, detail: `not used: ${error.message}`, target }
         : refusedOrFailed(ACTION, 'security-group', error, target);
     await runtime.ledger.recordOutcome(runtime.audit, step, outcome, target);
     return outcome;
   }
   const { groupId } = quarantine;
   const own = await runtime.ledger.actionRecord(runtime.audit.ledgerId, step);
+  // AWS's refusal is final: an earlier delivery recorded it, so the retry goes straight to the next rung.
+  if (own?.status === 'unsupported') return { action: ACTION, status: 'unsupported', mechanism: 'security-group', errorCode: own.errorCode ?? undefined, detail: `${own.detail ?? 'refused'} (recorded by an earlier delivery)`, target };
   if ((!own || own.status === 'released') && eni.groups.length === 1 && eni.groups[0] === groupId) {
     // Another response holds this quarantine: its record keeps the original groups; this one must not record the quarantine as "original".
-    return { action: ACTION, status: 'skipped', mechanism: 'security-group', detail: `${eni.id} is already in quarantine group ${groupId} (another response holds it)`, target };
+    return { action: ACTION, status: 'skipped', mechanism: 'security-group', detail: `already applied: ${eni.id} is in quarantine group ${groupId} (another response holds it); nothing changed`, target };
   }
   const record = await runtime.ledger.writeAhead(runtime.audit, {
     step,
@@ -67,24 +70,32 @@ async function swapSecurityGroups(runtime: ActionRuntime, task: TaskState, eni: 
   const original = (record.beforeState?.groups as string[]) ?? eni.groups;
   let outcome: ActionOutcome;
   try {
-    // The interface says what it had, for anyone reading the console; the ledger is the source of truth.
-    await runtime.clients.ec2.send(new CreateTagsCommand({ Resources: [eni.id], Tags: [{ Key: ORIGINAL_GROUPS_TAG, Value: original.join(',') }] }));
     await runtime.clients.ec2.send(new ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: eni.id, Groups: [groupId] }));
     const repaired = quarantine.repaired.length ? ` (its rules ${quarantine.repaired.join('; ')} were revoked first)` : '';
     outcome = { action: ACTION, status: 'applied', mechanism: 'security-group', detail: `${eni.id} moved from ${original.join(', ') || 'no groups'} to quarantine group ${groupId}${repaired}`, target };
   } catch (error) {
     outcome = refusedOrFailed(ACTION, 'security-group', error, target);
-    if (outcome.status === 'unsupported') {
-      outcome.detail += ` (${eni.requesterManaged ? 'ECS-managed interface: AWS does not allow changing its groups' : eni.id})`;
-      // Refused, so the groups did not change: the interface must not claim otherwise.
-      await runtime.clients.ec2.send(new DeleteTagsCommand({ Resources: [eni.id], Tags: [{ Key: ORIGINAL_GROUPS_TAG }] })).catch(() => undefined);
-    }
+    if (outcome.status === 'unsupported') outcome.detail += ` (${eni.requesterManaged ? 'ECS-managed interface: AWS does not allow changing its groups' : eni.id})`;
+  }
+  if (outcome.status === 'applied') {
+    // Only after the swap held (a refused or failed swap must leave no such tag): the interface says what it had, for
+    // anyone reading the console. The ledger is the source of truth, so a failure here does not undo the swap.
+    await runtime.clients.ec2
+      .send(new CreateTagsCommand({ Resources: [eni.id], Tags: [{ Key: ORIGINAL_GROUPS_TAG, Value: original.join(',') }] }))
+      .catch((error: unknown) => (outcome.detail += `; the ${ORIGINAL_GROUPS_TAG} tag was not written (${awsErrorCode(error)})`));
   }
   await runtime.ledger.recordOutcome(runtime.audit, step, outcome, target);
   return outcome;
 }
 
 const NACL_ATTEMPTS = 8;
+
+/** Deny-all entries for the CIDR in both directions, described, or undefined. */
+function existingDeny(acl: NetworkAcl, cidr: string): string | undefined {
+  const deny = (egress: boolean) => acl.Entries?.find((e) => e.Egress === egress && e.RuleAction === 'deny' && e.Protocol === '-1' && e.CidrBlock === cidr);
+  const [inbound, outbound] = [deny(false), deny(true)];
+  return inbound && outbound ? `${acl.NetworkAclId} denies ${cidr} (rules ${inbound.RuleNumber} in, ${outbound.RuleNumber} out)` : undefined;
+}
 
 async function denyInNetworkAcl(runtime: ActionRuntime, task: TaskState, eni: InterfaceState): Promise<ActionOutcome> {
   const step = `${ACTION}:network-acl`;
@@ -94,6 +105,10 @@ async function denyInNetworkAcl(runtime: ActionRuntime, task: TaskState, eni: In
   try {
     acl = await networkAclForSubnet(runtime.clients, eni.subnetId);
     if (!acl) throw new Error(`no network ACL is associated with ${eni.subnetId}`);
+    const own = await runtime.ledger.actionRecord(runtime.audit.ledgerId, step);
+    const held = own ? undefined : existingDeny(acl, `${eni.privateIp}/32`);
+    // Another response (a repeated isolate) already denies this /32 both ways: a second pair would change nothing.
+    if (held) return { action: ACTION, status: 'skipped', mechanism: 'network-acl', detail: `already applied: ${held}; nothing changed`, target };
     planned = planNetworkAclDeny(acl, eni.privateIp);
   } catch (error) {
     // Nothing was changed: no before-state to keep.
@@ -170,23 +185,33 @@ export const isolateTask = defineAction({
     if (task.lastStatus === 'STOPPED' || task.desiredStatus === 'STOPPED') return [{ action: ACTION, status: 'skipped', detail: `task already ${task.lastStatus === 'STOPPED' ? 'stopped' : 'stopping'}` }];
     const outcomes: ActionOutcome[] = [];
     const target = isolationInterface(task, params);
+    // Containment first: an error in one rung (even the ledger's) is that rung's failure, and the next rung is tried.
+    const rung = async (mechanism: string, run: () => Promise<ActionOutcome>): Promise<ActionOutcome> => {
+      try {
+        return await run();
+      } catch (error) {
+        // AWS's answers only (the ledger's included); anything else is a defect or the end of the invocation.
+        if (!isAwsError(error)) throw error;
+        return refusedOrFailed(ACTION, mechanism, error, `task:${task.taskArn}`);
+      }
+    };
     if ('eni' in target) {
-      const swap = await swapSecurityGroups(runtime, task, target.eni);
+      const swap = await rung('security-group', () => swapSecurityGroups(runtime, task, target.eni));
       outcomes.push(swap);
-      if (swap.status === 'applied') return outcomes;
+      if (holds(swap)) return outcomes;
     } else {
       outcomes.push({ action: ACTION, status: 'unsupported', mechanism: 'security-group', detail: target.why });
     }
-    for (const rung of params.fallback) {
+    for (const fallback of params.fallback) {
       const ip = 'eni' in target ? target.eni : undefined;
       const outcome =
-        rung === 'stop-task'
-          ? await stopTaskOnce(runtime, task, `${ACTION}:stop-task`, ACTION)
+        fallback === 'stop-task'
+          ? await rung('stop-task', () => stopTaskOnce(runtime, task, `${ACTION}:stop-task`, ACTION))
           : ip
-            ? await denyInNetworkAcl(runtime, task, ip)
+            ? await rung('network-acl', () => denyInNetworkAcl(runtime, task, ip))
             : { action: ACTION, status: 'unsupported' as const, mechanism: 'network-acl', detail: 'no task IP to deny' };
       outcomes.push(outcome);
-      if (outcome.status === 'applied') return outcomes;
+      if (holds(outcome)) return outcomes;
     }
     return outcomes;
   },
@@ -197,6 +222,10 @@ export const isolateTask = defineAction({
       try {
         await runtime.clients.ec2.send(new ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: eniId, Groups: before.groups as string[] }));
       } catch (error) {
+        // AWS refuses group changes on this interface (ECS-managed): the swap never happened, so nothing to restore.
+        if (isRefusal(error) && awsErrorCode(error) !== 'InvalidNetworkInterfaceID.NotFound') {
+          return { action: ACTION, status: 'applied', mechanism: 'security-group', detail: `${eniId}: AWS does not allow changing its groups (${awsErrorCode(error)}), so they never changed: nothing to restore` };
+        }
         if (awsErrorCode(error) !== 'InvalidNetworkInterfaceID.NotFound') throw error;
         return { action: ACTION, status: 'applied', mechanism: 'security-group', detail: `${eniId} no longer exists (its task or instance is gone): nothing to restore` };
       }

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { failedTransiently } from '../aws/errors';
 import type { AwsClients } from '../aws/clients';
 import type { ResponderConfig } from '../config';
 import type { Finding, ImageFinding } from '../finding';
@@ -86,4 +87,20 @@ export interface ResponseAction<P = unknown, T = ActionTarget> {
 /** Lets a registry hold actions of different parameter types. */
 export function defineAction<P, T = ActionTarget>(action: ResponseAction<P, T>): ResponseAction<P, T> {
   return action;
+}
+
+/** An outcome that holds: applied now, or by an earlier delivery or response. */
+export function holds(outcome: ActionOutcome): boolean {
+  return outcome.status === 'applied' || (outcome.status === 'skipped' && /already applied/.test(outcome.detail ?? ''));
+}
+
+const CONTAINING = new Set(['isolate-task', 'stop-task']);
+
+/**
+ * The steps a re-delivery must finish: a transient failure with nothing holding in its place (a containing step that
+ * failed is moot once another containing step or rung held).
+ */
+export function stepsToRetry(outcomes: ActionOutcome[]): ActionOutcome[] {
+  const replaces = (o: ActionOutcome, other: ActionOutcome) => other.action === o.action || (CONTAINING.has(o.action) && CONTAINING.has(other.action));
+  return outcomes.filter((o) => failedTransiently(o) && !outcomes.some((other) => replaces(o, other) && holds(other)));
 }

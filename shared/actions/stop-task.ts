@@ -1,5 +1,5 @@
 import { DescribeServicesCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
-import { awsErrorCode } from '../aws/errors';
+import { awsErrorCode, isTransient } from '../aws/errors';
 import { DEFAULT_SAFETY } from '../policy/policy-schema';
 import { z } from 'zod';
 import type { TaskState } from '../task-state';
@@ -25,6 +25,8 @@ async function minHealthyViolation(runtime: ActionRuntime, task: TaskState): Pro
     if (running - 1 >= minimum) return undefined;
     return `MIN-HEALTHY: service ${task.service} has ${running} running task${running === 1 ? '' : 's'}; a stop would leave fewer than ${minimum}. Not stopped (a rule may set ignoreMinHealthy: true).`;
   } catch (error) {
+    // A throttle or 5xx is retried with the event (the stop still matters); only a lasting error withholds it.
+    if (isTransient(error)) throw error;
     return `SAFETY CHECK FAILED (${awsErrorCode(error)}): could not count the service's healthy tasks, so no stop`;
   }
 }

@@ -97,16 +97,17 @@ export const tagResources = defineAction({
       // A stopped task's interface is deleted with it (DEPROVISIONING): nothing is left to restore.
       return { action: 'tag', status: 'skipped', mechanism: 'tags', detail: `nothing to restore: ${untaggable}` };
     }
-    await setTaskTags(runtime, before.taskArn, { ...before.taskTags, [TAG_STATE]: 'released' });
+    // Exactly the previous values: keys that did not exist are removed (the ledger keeps the record of the release).
+    await setTaskTags(runtime, before.taskArn, before.taskTags);
     if (before.networkInterfaceId && before.interfaceTags) {
       try {
-        await setInterfaceTags(runtime, before.networkInterfaceId, { ...before.interfaceTags, [TAG_STATE]: 'released' });
+        await setInterfaceTags(runtime, before.networkInterfaceId, before.interfaceTags);
       } catch (error) {
         // A stopped awsvpc task's interface is deleted with it: nothing left to untag.
         if (awsErrorCode(error) !== 'InvalidNetworkInterfaceID.NotFound') throw error;
-        return { action: 'tag', status: 'applied', mechanism: 'tags', detail: `task ${TAG_STATE}=released; its interface ${before.networkInterfaceId} no longer exists` };
+        return { action: 'tag', status: 'applied', mechanism: 'tags', detail: `task tags restored; its interface ${before.networkInterfaceId} no longer exists` };
       }
     }
-    return { action: 'tag', status: 'applied', mechanism: 'tags', detail: `${TAG_STATE}=released; other tags restored` };
+    return { action: 'tag', status: 'applied', mechanism: 'tags', detail: `the task's${before.networkInterfaceId ? ' and its interface\'s' : ''} previous tags restored` };
   },
 });

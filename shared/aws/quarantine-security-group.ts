@@ -127,7 +127,7 @@ async function emptyGroup(clients: AwsClients, groupId: string, retry: Consisten
   } catch (error) {
     // Someone else revoked a rule first (a concurrent delivery): the read-back below decides.
     if (awsErrorCode(error) !== 'InvalidPermission.NotFound') {
-      throw new QuarantineGroupNotEmpty(`quarantine group ${groupId} has rules (${found.join('; ')}) and revoking them failed: ${awsErrorCode(error)}: ${awsErrorMessage(error)}`);
+      throw new QuarantineGroupNotEmpty(`quarantine group ${groupId} has rules (${found.join('; ')}) and revoking them failed: ${awsErrorCode(error)}: ${awsErrorMessage(error)}`, { cause: error });
     }
   }
   const left = rulesOf(await describeGroup(clients, groupId, retry));

@@ -1,0 +1,121 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { PipelineDeps } from '../shared/pipeline';
+import { runRunbook } from '../shared/runbook';
+import type { SimulatedDeployment } from '../sim/deployment';
+import { serviceError, timeoutError } from '../sim/service-error';
+import { denyEntriesFor, loadEvent, notifications, policyFrom, startDeployment } from './helpers/deployment';
+
+// A fault at any AWS or ledger call of a critical Fargate response (a throttle, a 5xx, a timeout, or the call
+// succeeding and the function dying before it records it), then Lambda's re-deliveries (3 attempts in all) and a
+// person's release. Seeded: the same runs every time.
+const FARGATE = loadEvent('gd-ecs-fargate-reverse-shell.json');
+const TASK = 'arn:aws:ecs:us-east-1:111122223333:task/prod-cluster/8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a';
+const LEDGER_ID = `guardduty:${FARGATE.detail.id}`;
+const policy = policyFrom(`
+version: 1
+rules:
+  - name: contain
+    match: { severity: [HIGH, CRITICAL] }
+    actions:
+      - capture-evidence
+      - tag
+      - isolate-task: { fallback: [network-acl] }
+      - notify
+`);
+
+type Kind = 'throttle' | 'server' | 'timeout' | 'died';
+interface Plan { at: number; kind: Kind; seen: number; dead: boolean }
+
+/** The function ended (a Lambda timeout or crash): nothing after it reaches AWS or the ledger. */
+class FunctionDied extends Error {
+  override readonly name = 'FunctionDied';
+}
+
+const SERVICES: Record<string, 'ec2' | 'ecs' | 's3' | 'sns' | 'dynamodb'> = { EC2Client: 'ec2', ECSClient: 'ecs', S3Client: 's3', SNSClient: 'sns', DynamoDBClient: 'dynamodb' };
+
+/**
+ * Counts every call one function makes (its AWS clients and its ledger) and fails the planned one, above the SDK's own
+ * retries (the initialize step), as a fault that outlasted them would.
+ */
+function interceptCalls(deps: PipelineDeps, plan: { current?: Plan }): void {
+  const stacks = [deps.clients.ec2, deps.clients.ecs, deps.clients.s3, deps.clients.sns, (deps.ledger as unknown as { doc: { middlewareStack: never } }).doc];
+  for (const client of stacks) {
+    (client as unknown as { middlewareStack: { add: (m: unknown, o: unknown) => void } }).middlewareStack.add(
+      (next: (args: unknown) => Promise<unknown>, context: { clientName?: string; commandName?: string }) => async (args: unknown) => {
+        const p = plan.current;
+        if (!p) return next(args);
+        if (p.dead) throw new FunctionDied('the function had ended');
+        const index = p.seen++;
+        if (index !== p.at) return next(args);
+        const service = SERVICES[context.clientName ?? ''] ?? 'ec2';
+        const operation = (context.commandName ?? '').replace(/Command$/, '');
+        if (p.kind === 'died') {
+          const out = await next(args);
+          p.dead = true;
+          void out;
+          throw new FunctionDied(`died after ${operation} succeeded`);
+        }
+        if (p.kind === 'timeout') throw timeoutError(operation);
+        throw p.kind === 'throttle'
+          ? serviceError(service, service === 'ec2' ? 'RequestLimitExceeded' : 'ThrottlingException', service === 'ec2' ? 503 : 400)
+          : serviceError(service, service === 'ecs' ? 'ServerException' : service === 'dynamodb' ? 'InternalServerError' : 'InternalError', 500);
+      },
+      { step: 'initialize', name: 'faultInjection', priority: 'high' },
+    );
+  }
+}
+
+async function run(at: number, kind: Kind): Promise<void> {
+  let clock = new Date('2025-06-14T09:00:00Z');
+  const d: SimulatedDeployment = await startDeployment({ policy, now: () => clock });
+  try {
+    d.account.seedFromEvent(FARGATE);
+    const eniId = d.account.ecs.tasks.get(TASK)!.eni!.networkInterfaceId;
+    const eni = d.account.ec2.networkInterfaces.get(eniId)!;
+    const tagsBefore = { task: structuredClone(d.account.ecs.tasks.get(TASK)!.tags), eni: structuredClone(eni.tags) };
+    const cidr = `${eni.privateIpAddress}/32`;
+    const plan: { current?: Plan } = { current: { at, kind, seen: 0, dead: false } };
+    interceptCalls(d.depsFor('runtimeFinding'), plan);
+
+    let finished = false;
+    for (let attempt = 1; attempt <= 3 && !finished; attempt++) {
+      try {
+        await d.invoke('runtimeFinding', FARGATE);
+        finished = true;
+      } catch {
+        // Lambda retries a failed invocation after a minute, then two (past the 90 s lease of one that died).
+      }
+      plan.current = undefined;
+      clock = new Date(clock.getTime() + 3 * 60_000);
+    }
+    const denies = denyEntriesFor(d.account, eni.subnetId, cidr);
+    const contained = denies.length === 2;
+    const told = notifications(d.account).some((n) => /^NOT CONTAINED after 3 attempts/.test(n.headline));
+    expect(contained || told, `fault ${kind} at call ${at}: neither contained nor reported`).toBe(true);
+    expect(denies.length).toBeLessThanOrEqual(2); // no change twice
+    // Before-states kept: the tag record holds the tags as they were, never the responder's own.
+    const tagRecord = await d.ledger.actionRecord(LEDGER_ID, 'tag');
+    if (tagRecord) expect(tagRecord.beforeState).toMatchObject({ taskTags: { 'responder:state': tagsBefore.task['responder:state'] ?? null } });
+
+    const released = await runRunbook({ runbook: 'release', findingId: LEDGER_ID, reason: 'drill' }, d.depsFor('runbook'), 'bob');
+    expect(released.actions.filter((a) => a.status === 'failed'), `fault ${kind} at call ${at}: release incomplete`).toEqual([]);
+    expect(denyEntriesFor(d.account, eni.subnetId, cidr)).toEqual([]);
+    expect(d.account.ecs.tasks.get(TASK)!.tags).toEqual(tagsBefore.task);
+    expect(eni.tags).toEqual(tagsBefore.eni);
+    const records = await d.ledger.actionRecords(LEDGER_ID);
+    for (const r of records.filter((x) => x.beforeState && ['applied', 'intent', 'failed'].includes(x.status))) expect.fail(`${r.step} left ${r.status} after release`);
+    expect(records.some((r) => r.status === 'released' && r.releasedBy === 'bob') || !tagRecord).toBe(true);
+  } finally {
+    await d.close();
+  }
+}
+
+describe('fault injection: runtime containment of a Fargate task', () => {
+  it('a fault at any call, then re-deliveries and a release: contained or told, nothing twice, exact before-state back', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 30 }), fc.constantFrom<Kind>('throttle', 'server', 'timeout', 'died'), run),
+      { seed: 42, numRuns: 24 },
+    );
+  }, 120_000);
+});
