@@ -32,7 +32,7 @@ export const SECURITY_ACCOUNT_SCOPES: readonly IamGrant['scope'][] = ['evidence-
 export const PIPELINE_READS: readonly string[] = [...TASK_STATE_READS, 'ec2:DescribeSecurityGroups', 'ec2:DescribeNetworkAcls'];
 
 /** Grants only an undo needs (release runs in the runbook alone): the automatic role goes without them. */
-export const UNDO_ONLY = { actions: ['ecs:UntagResource'], sids: ['RestoreOriginalGroups'] } as const;
+export const UNDO_ONLY = { actions: ['ecs:UntagResource', 'ec2:DeleteTags'], sids: ['RestoreOriginalGroups'] } as const;
 
 /** Statements the runbook's undo grants make redundant (any group includes the quarantine groups), as in RunbookRole. */
 const SUBSUMED_IN_RUNBOOK = ['IntoQuarantineGroupsOnly'];
