@@ -1,4 +1,6 @@
 import type { Mode } from './actions/response-action';
+import { ACCOUNT_ID, PARTITION, REGION } from './events/aws-formats';
+import type { Home } from './events/home';
 
 /** Deployment settings, from the Lambda environment (set by serverless.yml stage parameters) or the CLI. */
 export interface ResponderConfig {
@@ -61,4 +63,16 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env): Res
     switchParameter: env.RESPONDER_SWITCH_PARAMETER || undefined,
     imageTaskClusters: list(env.IMAGE_TASK_CLUSTERS),
   };
+}
+
+/**
+ * The deployment's own account, region and partition, read from its topic's ARN (`arn:<partition>:sns:<region>:<account>:<name>`,
+ * set by serverless.yml in the stack's own account and region), so it needs no setting of its own.
+ */
+export function deploymentHome(config: Pick<ResponderConfig, 'topicArn'>): Home {
+  const [, partition = '', , region = '', account = ''] = config.topicArn.split(':');
+  if (!PARTITION.test(partition) || !REGION.test(region) || !ACCOUNT_ID.test(account)) {
+    throw new Error(`NOTIFY_TOPIC_ARN: "${config.topicArn}" is not an SNS topic ARN; the deployment's account and region come from it`);
+  }
+  return { account, region, partition };
 }

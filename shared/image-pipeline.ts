@@ -28,7 +28,7 @@ function summarise(finding: ImageFinding, rank: number) {
  */
 export async function respondToImageFinding(event: unknown, deps: PipelineDeps, requestedBy = AUTOMATION): Promise<EventResult> {
   const now = deps.now ?? (() => new Date());
-  const parsed = await parseOrReject(event, deps.ledger, normaliseImageFinding);
+  const parsed = await parseOrReject(event, deps, normaliseImageFinding);
   if (!parsed.ok) return parsed.result;
   const finding = parsed.value;
   const imageId = imageLedgerId(finding.repository, finding.digest);

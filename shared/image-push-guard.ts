@@ -22,7 +22,7 @@ function quarantineParams(deps: PipelineDeps, policyRule: string) {
  */
 export async function guardImagePush(event: unknown, deps: PipelineDeps, requestedBy: string): Promise<EventResult> {
   const now = deps.now ?? (() => new Date());
-  const parsed = await parseOrReject(event, deps.ledger, parseImagePush);
+  const parsed = await parseOrReject(event, deps, parseImagePush);
   if (!parsed.ok) return parsed.result;
   const push = parsed.value;
   if (push.result !== 'SUCCESS') return { ...NONE, ignored: `push ${push.result}: nothing was stored` };

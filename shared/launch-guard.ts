@@ -68,7 +68,7 @@ async function withheldBySafety(deps: PipelineDeps, runtime: ActionRuntime, task
  */
 export async function guardTaskLaunch(event: unknown, deps: PipelineDeps, requestedBy = AUTOMATION): Promise<EventResult> {
   const now = deps.now ?? (() => new Date());
-  const parsed = await parseOrReject(event, deps.ledger, parseTaskStateChange);
+  const parsed = await parseOrReject(event, deps, parseTaskStateChange);
   if (!parsed.ok) return parsed.result;
   const change = parsed.value;
   const { detail } = change;

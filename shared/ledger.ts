@@ -9,7 +9,10 @@ import {
   UpdateCommand,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
+import { createHash } from 'node:crypto';
 import type { Audit, Mode } from './actions/response-action';
+import { EVENT_ID } from './events/aws-formats';
+import { eventJson } from './events/event-json';
 import type { ActionOutcome, ActionStatus } from './notification';
 
 /** The table serverless.yml deploys; the simulated account creates the same one in dynalite. */
@@ -433,11 +436,19 @@ export class Ledger {
   }
 
   /** A malformed event is kept for inspection with the error that rejected it. DynamoDB items stop at 400 KB. */
+  /**
+   * Keeps a refused event for inspection, whatever its size and depth: the key from a well-formed id (or a hash of the
+   * event), the event's JSON cut at 300,000 bytes and the error at 2,000 characters, so the item stays under DynamoDB's
+   * 400 KB (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html).
+   */
   async rejectEvent(eventId: string, error: string, raw: unknown): Promise<void> {
+    const json = eventJson(raw, 300_000);
+    // No usable id: the event's digest (as a decimal number), so the same event is kept once.
+    const key = EVENT_ID.test(eventId) ? eventId : `unidentified-${BigInt(`0x${createHash('sha256').update(json.text).digest('hex').slice(0, 16)}`)}`;
     await this.doc.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: { pk: `REJECTED#${eventId}`, sk: '#EVENT', at: this.now().toISOString(), error, raw: JSON.stringify(raw).slice(0, 300_000) },
+        Item: { pk: `REJECTED#${key}`, sk: '#EVENT', at: this.now().toISOString(), error: error.slice(0, 2000), raw: json.text, ...(json.truncated ? { truncated: true } : {}) },
       }),
     );
   }

@@ -93,7 +93,7 @@ function summarise(finding: Finding) {
 
 /** The one path for a GuardDuty Runtime Monitoring finding: parse, decide, then `respond`. */
 export async function respondToRuntimeFinding(event: unknown, deps: PipelineDeps, requestedBy = AUTOMATION): Promise<EventResult> {
-  const parsed = await parseOrReject(event, deps.ledger, normaliseGuardDutyFinding);
+  const parsed = await parseOrReject(event, deps, normaliseGuardDutyFinding);
   if (!parsed.ok) return parsed.result;
   const finding = parsed.value;
   const result = decide(finding, deps.policy, deps.config, isMutatingAction);

@@ -3,6 +3,9 @@ import { z } from 'zod';
 import { awsErrorCode, awsErrorMessage } from './aws/errors';
 import { findAction } from './actions/registry';
 import type { ActionRuntime } from './actions/response-action';
+import { deploymentHome } from './config';
+import { parseTaskArn, REPOSITORY_NAME } from './events/aws-formats';
+import { assertOurs, type Home } from './events/home';
 import { InvalidEventError } from './events/invalid-event';
 import { severityLabel, type Finding, type ImageFinding } from './finding';
 import { respondToImage } from './image-pipeline';
@@ -26,18 +29,20 @@ const TASK_ARN = /^arn:aws[\w-]*:ecs:([\w-]+):(\d{12}):task\/([\w-]+)\/(\w+)$/;
 export const RunbookCommandSchema = z.strictObject({
   runbook: z.enum(RUNBOOK_COMMANDS),
   taskArn: z.string().regex(TASK_ARN, 'must be a long-format ECS task ARN (task/<cluster>/<id>)').optional(),
-  repository: z.string().min(1).optional(),
+  repository: z.string().regex(REPOSITORY_NAME, 'must be an ECR repository name (namespaces allowed, 2–256 characters)').optional(),
   imageDigest: z.string().regex(/^sha256:[a-f0-9]{64}$/, 'must be sha256:<64 hex>').optional(),
-  findingId: z.string().min(1).optional(),
-  reason: z.string().optional(),
-  ticket: z.string().optional(),
+  // Ledger ids (`guardduty:<id>`, `runbook:isolate:<uuid>`, `image:<repo>@<digest>`): printable, far below DynamoDB's 2,048-byte key.
+  findingId: z.string().regex(/^[\x21-\x7e]{1,1000}$/, 'must be a ledger or GuardDuty finding id (1–1000 printable characters)').optional(),
+  // Recorded on every ledger row and sent in every message: bounded.
+  reason: z.string().max(1000).optional(),
+  ticket: z.string().max(200).optional(),
   since: z.iso.datetime({ offset: true }).optional(),
   /** Exceed the automatic blast-radius limit: only with a reason, and recorded. Protection is never exceeded. */
   force: z.boolean().default(false),
   /** stop: stop even if the service drops below the policy's minimum healthy tasks. */
   ignoreMinHealthy: z.boolean().optional(),
   /** Who asks. The CLI fills it from STS; a direct Lambda invoke cannot be attributed by Lambda itself (README). */
-  requestedBy: z.string().optional(),
+  requestedBy: z.string().max(200).optional(),
   /** quarantine-image: also stop the tasks running the digest. */
   stopRunningTasks: z.boolean().optional(),
   /** isolate: the ladder below the security-group swap (default: network-acl). */
@@ -64,10 +69,13 @@ export function statedRequester(payload: unknown): string {
 }
 
 /** Parses and checks a command: a mutating command without a reason, or without its target, does nothing. */
-export function parseRunbookCommand(payload: unknown): RunbookCommand {
+export function parseRunbookCommand(payload: unknown, home?: Home): RunbookCommand {
   const parsed = RunbookCommandSchema.safeParse(payload);
   if (!parsed.success) throw InvalidEventError.fromZod(parsed.error);
   const command = parsed.data;
+  // A person's command acts in the deployment's own account and region, as automation does.
+  const task = command.taskArn === undefined ? undefined : parseTaskArn(command.taskArn, 'taskArn');
+  if (task && home) assertOurs(task, home, { account: 'taskArn', region: 'taskArn' });
   if (MUTATING.has(command.runbook) && !command.reason?.trim()) {
     throw new InvalidEventError('reason', `is required for ${command.runbook}: say why, it is recorded and sent with the notification`);
   }
@@ -284,7 +292,7 @@ function releaseNotification(command: RunbookCommand, outcomes: ActionOutcome[],
 export async function runRunbook(payload: unknown, deps: PipelineDeps, requestedBy?: string): Promise<RunbookResult> {
   let command: RunbookCommand;
   try {
-    command = parseRunbookCommand(payload);
+    command = parseRunbookCommand(payload, deploymentHome(deps.config));
   } catch (error) {
     if (error instanceof InvalidEventError) return { finding: null, decision: null, actions: [], notifications: 0, error: error.message };
     throw error;

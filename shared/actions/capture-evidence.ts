@@ -1,5 +1,6 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { z } from 'zod';
+import { eventJson } from '../events/event-json';
 import { defineAction } from './response-action';
 
 export const captureEvidence = defineAction({
@@ -30,7 +31,8 @@ export const captureEvidence = defineAction({
           new PutObjectCommand({
             Bucket: runtime.config.evidenceBucket,
             Key: `${prefix}/${name}`,
-            Body: JSON.stringify(body, null, 2),
+            // The event as received, by an iterative serialiser: an event nested thousands deep cannot fail the capture.
+            Body: name === 'event.json' ? eventJson(body).text : JSON.stringify(body, null, 2),
             ContentType: 'application/json',
             ServerSideEncryption: 'aws:kms',
             SSEKMSKeyId: keyArn,

@@ -1,22 +1,27 @@
 import { z } from 'zod';
+import { IMAGE_DIGEST, IMAGE_TAG, matching, REPOSITORY_NAME } from './aws-formats';
+import { envelopeOrigin, eventEnvelope } from './ecr-image-scan';
+import type { Home } from './home';
 import { InvalidEventError, required } from './invalid-event';
 
+/** `ECR Image Action` (https://docs.aws.amazon.com/AmazonECR/latest/userguide/ecr-eventbridge.html): PUSH or DELETE, SUCCESS or FAILURE. */
 export const EcrImageActionEvent = z.looseObject({
-  id: z.string().optional(),
+  ...eventEnvelope,
   source: z.literal('aws.ecr'),
   'detail-type': z.literal('ECR Image Action'),
-  account: z.string().optional(),
-  region: z.string().optional(),
   detail: z.looseObject({
-    result: z.string().optional(),
-    'action-type': z.string().optional(),
-    'repository-name': z.string().optional(),
-    'image-digest': z.string().optional(),
-    'image-tag': z.string().optional(),
+    result: z.enum(['SUCCESS', 'FAILURE']).optional(),
+    'action-type': z.enum(['PUSH', 'DELETE']).optional(),
+    'repository-name': matching(REPOSITORY_NAME, 'an ECR repository name').optional(),
+    'image-digest': matching(IMAGE_DIGEST, 'sha256: and 64 lowercase hex characters').optional(),
+    'image-tag': matching(IMAGE_TAG, 'an image tag').optional(),
   }),
 });
 
 export interface ImagePush {
+  id?: string;
+  account: string;
+  region: string;
   repository: string;
   digest: string;
   tag?: string;
@@ -24,13 +29,16 @@ export interface ImagePush {
 }
 
 /** An `ECR Image Action` PUSH: re-pushing an archived image restores it, so a quarantined digest may come back. */
-export function parseImagePush(event: unknown): ImagePush {
+export function parseImagePush(event: unknown, home?: Home): ImagePush {
   const parsed = EcrImageActionEvent.safeParse(event);
   if (!parsed.success) throw InvalidEventError.fromZod(parsed.error);
-  const { detail } = parsed.data;
+  const { detail, ...envelope } = parsed.data;
+  const origin = envelopeOrigin(envelope, home);
   const action = required(detail['action-type'], 'detail.action-type');
   if (action !== 'PUSH') throw new InvalidEventError('detail.action-type', `is ${action}; only PUSH is handled`);
   return {
+    id: envelope.id,
+    ...origin,
     repository: required(detail['repository-name'], 'detail.repository-name'),
     digest: required(detail['image-digest'], 'detail.image-digest'),
     tag: detail['image-tag'],

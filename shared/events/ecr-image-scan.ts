@@ -1,50 +1,73 @@
 import { z } from 'zod';
 import type { ImageFinding } from '../finding';
+import { ACCOUNT_ID, EVENT_ID, IMAGE_DIGEST, IMAGE_TAG, matching, REGION, REPOSITORY_NAME } from './aws-formats';
+import { assertOurs, type Home } from './home';
 import { InvalidEventError, required } from './invalid-event';
 
 /** Scan statuses after which the counts are complete enough to act on. */
 const COMPLETE = new Set(['COMPLETE']);
 
+/** ECR's ScanStatus values (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_ImageScanStatus.html). */
+export const ECR_SCAN_STATUSES = [
+  'IN_PROGRESS', 'COMPLETE', 'FAILED', 'UNSUPPORTED_IMAGE', 'ACTIVE', 'PENDING', 'SCAN_ELIGIBILITY_EXPIRED', 'FINDINGS_UNAVAILABLE', 'LIMIT_EXCEEDED', 'IMAGE_ARCHIVED',
+] as const;
+/** Severity keys of `finding-severity-counts`: ECR's FindingSeverity (API_ImageScanFinding) and Inspector's labels plus its `TOTAL`. */
+export const SEVERITY_COUNT_KEYS = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'INFORMATIONAL', 'UNDEFINED', 'UNTRIAGED', 'TOTAL'] as const;
+
+export const eventEnvelope = {
+  id: matching(EVENT_ID, 'an EventBridge event id (1–256 printable characters)').optional(),
+  account: matching(ACCOUNT_ID, 'a 12-digit account id').optional(),
+  region: matching(REGION, 'an AWS region code').optional(),
+  time: z.string().max(64).optional(),
+};
+
 /**
  * A scan-result event: ECR's `ECR Image Scan` and Inspector's `Inspector2 Scan` share this shape (Inspector's
  * `repository-name` is an ARN). Every field optional as AWS documents it ("finding-severity-counts … only … if one
  * exists"); the normalisers demand what they need.
+ * https://docs.aws.amazon.com/AmazonECR/latest/userguide/ecr-eventbridge.html
  */
-export function scanResultEvent<S extends string, D extends string>(source: S, detailType: D) {
+export function scanResultEvent<S extends string, D extends string>(source: S, detailType: D, status: z.ZodType<string>) {
   return z.looseObject({
-    id: z.string().optional(),
+    ...eventEnvelope,
     source: z.literal(source),
     'detail-type': z.literal(detailType),
-    account: z.string().optional(),
-    region: z.string().optional(),
-    time: z.string().optional(),
     detail: z.looseObject({
-      'scan-status': z.string().optional(),
+      'scan-status': status.optional(),
       'repository-name': z.string().optional(),
-      'image-digest': z.string().optional(),
-      'image-tags': z.array(z.string()).optional(),
-      'finding-severity-counts': z.record(z.string(), z.number().int().min(0)).optional(),
+      'image-digest': matching(IMAGE_DIGEST, 'sha256: and 64 lowercase hex characters').optional(),
+      'image-tags': z.array(matching(IMAGE_TAG, 'an image tag')).max(1000).optional(),
+      // Counts: non-negative safe integers (zod's int), within DynamoDB's number range.
+      'finding-severity-counts': z.partialRecord(z.enum(SEVERITY_COUNT_KEYS), z.number().int().min(0)).optional(),
     }),
   });
 }
 
-export const EcrImageScanEvent = scanResultEvent('aws.ecr', 'ECR Image Scan');
+export const EcrImageScanEvent = scanResultEvent('aws.ecr', 'ECR Image Scan', z.enum(ECR_SCAN_STATUSES));
+
+/** Account and region from the envelope, checked against the deployment's (region fixes the partition). */
+export function envelopeOrigin(envelope: { account?: string; region?: string }, home: Home | undefined) {
+  const origin = { account: required(envelope.account, 'account'), region: required(envelope.region, 'region') };
+  if (home) assertOurs(origin, home, { account: 'account', region: 'region' });
+  return origin;
+}
 
 /** ECR basic scanning: one event per image per scan, with counts by severity and no CVE ids. */
-export function normaliseEcrImageScan(event: unknown): ImageFinding {
+export function normaliseEcrImageScan(event: unknown, home?: Home): ImageFinding {
   const parsed = EcrImageScanEvent.safeParse(event);
   if (!parsed.success) throw InvalidEventError.fromZod(parsed.error);
   const { detail, ...envelope } = parsed.data;
+  const origin = envelopeOrigin(envelope, home);
+  const repository = required(detail['repository-name'], 'detail.repository-name');
+  if (!REPOSITORY_NAME.test(repository)) throw new InvalidEventError('detail.repository-name', 'is not an ECR repository name');
   const digest = required(detail['image-digest'], 'detail.image-digest');
-  if (!/^sha256:[0-9a-f]+$/.test(digest)) throw new InvalidEventError('detail.image-digest', 'is not a sha256 digest');
   const status = required(detail['scan-status'], 'detail.scan-status');
   return {
     kind: 'image',
     source: 'ecr-scan',
     id: required(envelope.id, 'id'),
-    account: required(envelope.account, 'account'),
-    region: required(envelope.region, 'region'),
-    repository: required(detail['repository-name'], 'detail.repository-name'),
+    ...origin,
+    repository,
     digest,
     tags: detail['image-tags'] ?? [],
     status,

@@ -1,5 +1,21 @@
 import { z } from 'zod';
 import { severityLabel, type Finding } from '../finding';
+import {
+  assertSameOrigin,
+  assertTaskInCluster,
+  checkFormat,
+  clusterOfTask,
+  CLUSTER_NAME,
+  GUARDDUTY_FINDING_ID,
+  GUARDDUTY_FINDING_TYPE,
+  GUARDDUTY_SEVERITY,
+  matching,
+  parseClusterArn,
+  parseTaskArn,
+  ACCOUNT_ID,
+  REGION,
+} from './aws-formats';
+import { assertOurs, type Home } from './home';
 import { InvalidEventError, required } from './invalid-event';
 
 // Every field is optional in GuardDuty's schema (API_GetFindings: "Required: No"), so the schema only checks types;
@@ -26,7 +42,8 @@ const Process = z.looseObject({
 
 const Service = z.looseObject({
   featureName: z.string().optional(),
-  count: z.number().optional(),
+  // A count of occurrences: a positive safe integer (zod's int), so it fits DynamoDB's number type exactly.
+  count: z.number().int().min(1).optional(),
   action: z
     .looseObject({
       dnsRequestAction: z.looseObject({ domain: z.string().optional() }).optional(),
@@ -45,12 +62,12 @@ const Service = z.looseObject({
 });
 
 export const GuardDutyFindingDetail = z.looseObject({
-  id: z.string().optional(),
-  accountId: z.string().optional(),
-  region: z.string().optional(),
-  type: z.string().optional(),
+  id: matching(GUARDDUTY_FINDING_ID, 'a GuardDuty finding id (1–300 letters, digits, _ . : -)').optional(),
+  accountId: matching(ACCOUNT_ID, 'a 12-digit account id').optional(),
+  region: matching(REGION, 'an AWS region code').optional(),
+  type: matching(GUARDDUTY_FINDING_TYPE, 'a GuardDuty finding type (ThreatPurpose:ResourceTypeAffected/ThreatFamilyName.DetectionMechanism!Artifact)').optional(),
   title: z.string().optional(),
-  severity: z.number().min(0).max(10).optional(),
+  severity: z.number().min(GUARDDUTY_SEVERITY.min).max(GUARDDUTY_SEVERITY.max).optional(),
   updatedAt: z.string().optional(),
   resource: z
     .looseObject({
@@ -71,8 +88,8 @@ export const GuardDutyFindingDetail = z.looseObject({
 export const GuardDutyEvent = z.looseObject({
   source: z.literal('aws.guardduty'),
   'detail-type': z.literal('GuardDuty Finding'),
-  account: z.string().optional(),
-  region: z.string().optional(),
+  account: matching(ACCOUNT_ID, 'a 12-digit account id').optional(),
+  region: matching(REGION, 'an AWS region code').optional(),
   detail: GuardDutyFindingDetail,
 });
 
@@ -93,31 +110,44 @@ function isSample(info: z.infer<typeof Service>['additionalInfo']): boolean {
   }
 }
 
-function clusterNameFromTaskArn(taskArn: string): string | undefined {
-  // Long ARN format: arn:aws:ecs:<region>:<account>:task/<cluster>/<task-id>
-  const parts = taskArn.split(':').slice(5).join(':').split('/');
-  return parts.length === 3 ? parts[1] : undefined;
-}
+const TASK_FIELD = 'detail.resource.ecsClusterDetails.taskDetails.arn';
+const CLUSTER_FIELD = 'detail.resource.ecsClusterDetails.arn';
 
-export function normaliseGuardDutyFinding(event: unknown): Finding {
+/**
+ * Without `home` only the format is checked (unit tests of the parser); every intake passes the deployment's home, and
+ * an event from another account, region or partition is refused.
+ */
+export function normaliseGuardDutyFinding(event: unknown, home?: Home): Finding {
   const parsed = GuardDutyEvent.safeParse(event);
   if (!parsed.success) throw InvalidEventError.fromZod(parsed.error);
   const envelope = parsed.data;
   const detail = envelope.detail;
   const resourceType = required(detail.resource?.resourceType, 'detail.resource.resourceType');
   if (resourceType !== 'ECSCluster') {
-    throw new InvalidEventError('detail.resource.resourceType', `is ${resourceType}; only ECSCluster findings are handled`);
+    throw new InvalidEventError('detail.resource.resourceType', `is ${resourceType.slice(0, 100)}; only ECSCluster findings are handled`);
   }
   const cluster = required(detail.resource?.ecsClusterDetails, 'detail.resource.ecsClusterDetails');
   const task = required(cluster.taskDetails, 'detail.resource.ecsClusterDetails.taskDetails');
-  const taskArn = required(task.arn, 'detail.resource.ecsClusterDetails.taskDetails.arn');
-  if (!/^arn:aws[\w-]*:ecs:[\w-]+:\d{12}:task\//.test(taskArn)) {
-    throw new InvalidEventError('detail.resource.ecsClusterDetails.taskDetails.arn', 'is not an ECS task ARN');
-  }
-  const clusterName = cluster.name ?? clusterNameFromTaskArn(taskArn);
+  const taskArn = required(task.arn, TASK_FIELD);
+  const taskParts = parseTaskArn(taskArn, TASK_FIELD);
   const account = required(detail.accountId ?? envelope.account, 'detail.accountId');
   const region = required(detail.region ?? envelope.region, 'detail.region');
-  const clusterArn = cluster.arn ?? `${taskArn.split(':task/')[0]}:cluster/${required(clusterName, 'detail.resource.ecsClusterDetails.name')}`;
+  // The envelope and the finding name one account and region, and the task lives there.
+  if (envelope.account !== undefined && envelope.account !== account) throw new InvalidEventError('account', `is ${envelope.account}; the finding is from ${account}`);
+  if (envelope.region !== undefined && envelope.region !== region) throw new InvalidEventError('region', `is ${envelope.region}; the finding is from ${region}`);
+  const origin = { account, region, partition: taskParts.partition };
+  assertSameOrigin(taskParts, origin, TASK_FIELD);
+  if (home) assertOurs(origin, home, { account: 'detail.accountId', region: 'detail.region' });
+  const clusterName = checkFormat(
+    required(cluster.name ?? clusterOfTask(taskParts), 'detail.resource.ecsClusterDetails.name'),
+    CLUSTER_NAME,
+    'detail.resource.ecsClusterDetails.name',
+    'an ECS cluster name',
+  );
+  const clusterArn = cluster.arn ?? `arn:${taskParts.partition}:ecs:${taskParts.region}:${taskParts.account}:cluster/${clusterName}`;
+  const clusterParts = parseClusterArn(clusterArn, CLUSTER_FIELD);
+  assertTaskInCluster(taskParts, clusterParts, TASK_FIELD);
+  if (clusterParts.resource !== `cluster/${clusterName}`) throw new InvalidEventError('detail.resource.ecsClusterDetails.name', `is not the name in ${CLUSTER_FIELD}`);
   const severity = required(detail.severity, 'detail.severity');
   const service = detail.service;
   const remoteIp = service?.action?.networkConnectionAction?.remoteIpDetails?.ipAddressV4;
@@ -137,9 +167,10 @@ export function normaliseGuardDutyFinding(event: unknown): Finding {
     clusterTags: tagMap(cluster.tags),
     task: {
       arn: taskArn,
-      clusterName: required(clusterName, 'detail.resource.ecsClusterDetails.name'),
+      clusterName,
       clusterArn,
-      service: task.group?.startsWith('service:') ? task.group.slice('service:'.length) : undefined,
+      // Service names share cluster names' alphabet (API_CreateService); the name reaches DescribeServices.
+      service: task.group?.startsWith('service:') ? checkFormat(task.group.slice('service:'.length), CLUSTER_NAME, 'detail.resource.ecsClusterDetails.taskDetails.group', 'service:<ECS service name>') : undefined,
       launchType: task.launchType,
       definitionArn: task.definitionArn,
       tags: tagMap(task.tags),

@@ -1,9 +1,17 @@
 import { z } from 'zod';
 import type { ImageFinding, ImageVulnerability } from '../finding';
-import { scanResultEvent } from './ecr-image-scan';
+import { ACCOUNT_ID, assertSameOrigin, IMAGE_DIGEST, IMAGE_TAG, matching, parseArn, parseInspectorFindingArn, REPOSITORY_NAME, REPOSITORY_RESOURCE } from './aws-formats';
+import { envelopeOrigin, eventEnvelope, scanResultEvent } from './ecr-image-scan';
+import type { Home } from './home';
 import { InvalidEventError, required } from './invalid-event';
 
-const YesNo = z.string().optional();
+// Inspector's documented enums (https://docs.aws.amazon.com/inspector/v2/APIReference/API_Finding.html).
+const FINDING_STATUSES = ['ACTIVE', 'SUPPRESSED', 'CLOSED'] as const;
+const SEVERITIES = ['INFORMATIONAL', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL', 'UNTRIAGED'] as const;
+const EXPLOIT_AVAILABLE = z.enum(['YES', 'NO']).optional();
+const FIX_AVAILABLE = z.enum(['YES', 'NO', 'PARTIAL']).optional();
+/** `Inspector2 Scan`'s status is not enumerated in AWS's docs: an upper-case token (INITIAL_SCAN_COMPLETE, …). */
+const SCAN_STATUS = matching(/^[A-Z][A-Z_]{0,63}$/, 'an Inspector scan status');
 
 const Package = z.looseObject({ name: z.string().optional(), fixedInVersion: z.string().optional(), version: z.string().optional() });
 
@@ -14,10 +22,10 @@ const EcrImageResource = z.looseObject({
     .looseObject({
       awsEcrContainerImage: z
         .looseObject({
-          repositoryName: z.string().optional(),
-          imageHash: z.string().optional(),
-          imageTags: z.array(z.string()).optional(),
-          registry: z.string().optional(),
+          repositoryName: matching(REPOSITORY_NAME, 'an ECR repository name').optional(),
+          imageHash: matching(IMAGE_DIGEST, 'sha256: and 64 lowercase hex characters').optional(),
+          imageTags: z.array(matching(IMAGE_TAG, 'an image tag')).max(1000).optional(),
+          registry: matching(ACCOUNT_ID, 'a 12-digit registry (account) id').optional(),
         })
         .optional(),
     })
@@ -26,22 +34,20 @@ const EcrImageResource = z.looseObject({
 
 // Inspector's schema: every field optional; timestamps inside detail are not ISO-8601, so none are parsed.
 export const InspectorFindingEvent = z.looseObject({
-  id: z.string().optional(),
+  ...eventEnvelope,
   source: z.literal('aws.inspector2'),
   'detail-type': z.literal('Inspector2 Finding'),
-  account: z.string().optional(),
-  region: z.string().optional(),
-  time: z.string().optional(),
   detail: z.looseObject({
-    awsAccountId: z.string().optional(),
+    awsAccountId: matching(ACCOUNT_ID, 'a 12-digit account id').optional(),
     findingArn: z.string().optional(),
     type: z.string().optional(),
-    severity: z.string().optional(),
-    status: z.string().optional(),
+    severity: z.enum(SEVERITIES).optional(),
+    status: z.enum(FINDING_STATUSES).optional(),
     title: z.string().optional(),
-    exploitAvailable: YesNo,
-    fixAvailable: YesNo,
-    epss: z.looseObject({ score: z.number().optional() }).optional(),
+    exploitAvailable: EXPLOIT_AVAILABLE,
+    fixAvailable: FIX_AVAILABLE,
+    // EPSS: a probability, 0 to 1 (https://www.first.org/epss/model).
+    epss: z.looseObject({ score: z.number().min(0).max(1).optional() }).optional(),
     packageVulnerabilityDetails: z
       .looseObject({ vulnerabilityId: z.string().optional(), vulnerablePackages: z.array(Package).optional() })
       .optional(),
@@ -49,28 +55,28 @@ export const InspectorFindingEvent = z.looseObject({
   }),
 });
 
-export const InspectorScanEvent = scanResultEvent('aws.inspector2', 'Inspector2 Scan');
+export const InspectorScanEvent = scanResultEvent('aws.inspector2', 'Inspector2 Scan', SCAN_STATUS);
 
 const yes = (value: string | undefined): boolean | undefined => (value === undefined ? undefined : value === 'YES');
-
-function checkDigest(digest: string, field: string): string {
-  if (!/^sha256:[0-9a-f]+$/.test(digest)) throw new InvalidEventError(field, 'is not a sha256 digest');
-  return digest;
-}
 
 /**
  * Inspector publishes one event per CVE per image. Only ACTIVE findings may act: Inspector CLOSES findings when an
  * image is archived or deleted, so acting on CLOSED would re-quarantine in a loop (aws-facts §3).
  */
-export function normaliseInspectorFinding(event: unknown): ImageFinding {
+export function normaliseInspectorFinding(event: unknown, home?: Home): ImageFinding {
   const parsed = InspectorFindingEvent.safeParse(event);
   if (!parsed.success) throw InvalidEventError.fromZod(parsed.error);
   const { detail, ...envelope } = parsed.data;
+  const origin = envelopeOrigin({ account: detail.awsAccountId ?? envelope.account, region: envelope.region }, home);
+  if (envelope.account !== undefined && envelope.account !== origin.account) throw new InvalidEventError('account', `is ${envelope.account}; the finding is from ${origin.account}`);
+  const findingArn = required(detail.findingArn, 'detail.findingArn');
+  assertSameOrigin(parseInspectorFindingArn(findingArn, 'detail.findingArn'), origin, 'detail.findingArn');
   const resources = detail.resources ?? [];
   const index = resources.findIndex((r) => r.type === 'AWS_ECR_CONTAINER_IMAGE');
   if (index < 0) throw new InvalidEventError('detail.resources', 'has no AWS_ECR_CONTAINER_IMAGE resource');
   const image = required(resources[index]!.details?.awsEcrContainerImage, `detail.resources.${index}.details.awsEcrContainerImage`);
   const field = `detail.resources.${index}.details.awsEcrContainerImage`;
+  if (image.registry !== undefined && image.registry !== origin.account) throw new InvalidEventError(`${field}.registry`, `is ${image.registry}; the finding is from ${origin.account}`);
   const severity = required(detail.severity, 'detail.severity');
   const status = required(detail.status, 'detail.status');
   const cve = detail.packageVulnerabilityDetails;
@@ -89,11 +95,10 @@ export function normaliseInspectorFinding(event: unknown): ImageFinding {
   return {
     kind: 'image',
     source: 'inspector-finding',
-    id: required(detail.findingArn ?? envelope.id, 'detail.findingArn'),
-    account: required(detail.awsAccountId ?? envelope.account, 'detail.awsAccountId'),
-    region: required(envelope.region, 'region'),
+    id: findingArn,
+    ...origin,
     repository: required(image.repositoryName, `${field}.repositoryName`),
-    digest: checkDigest(required(image.imageHash, `${field}.imageHash`), `${field}.imageHash`),
+    digest: required(image.imageHash, `${field}.imageHash`),
     tags: image.imageTags ?? [],
     status,
     actionable: status === 'ACTIVE',
@@ -104,27 +109,33 @@ export function normaliseInspectorFinding(event: unknown): ImageFinding {
   };
 }
 
-/** `arn:aws:ecr:<region>:<account>:repository/<name>` (Inspector2 Scan's `repository-name` holds the ARN) → name. */
-export function repositoryNameFrom(value: string): string {
-  const match = /^arn:aws[\w-]*:ecr:[\w-]+:\d{12}:repository\/(.+)$/.exec(value);
-  return match ? match[1]! : value;
+/**
+ * Inspector2 Scan's `repository-name` holds the repository ARN (`arn:<partition>:ecr:<region>:<account>:repository/<name>`):
+ * the name, once the ARN is shown to be of the event's own account and region. A bare name is taken as it is.
+ */
+export function repositoryNameFrom(value: string, origin: { account: string; region: string }, field = 'detail.repository-name'): string {
+  const name = value.startsWith('arn:') ? parseArn(value, field, 'ecr', REPOSITORY_RESOURCE) : undefined;
+  if (name) assertSameOrigin(name, origin, field);
+  const repository = name ? name.resource.slice('repository/'.length) : value;
+  if (!REPOSITORY_NAME.test(repository)) throw new InvalidEventError(field, 'is not an ECR repository name or ARN');
+  return repository;
 }
 
 /** Inspector's initial scan of an image: counts by severity (with a TOTAL key), no CVE ids. */
-export function normaliseInspectorScan(event: unknown): ImageFinding {
+export function normaliseInspectorScan(event: unknown, home?: Home): ImageFinding {
   const parsed = InspectorScanEvent.safeParse(event);
   if (!parsed.success) throw InvalidEventError.fromZod(parsed.error);
   const { detail, ...envelope } = parsed.data;
+  const origin = envelopeOrigin(envelope, home);
   const status = required(detail['scan-status'], 'detail.scan-status');
   const { TOTAL: _total, ...counts } = detail['finding-severity-counts'] ?? {};
   return {
     kind: 'image',
     source: 'inspector-scan',
     id: required(envelope.id, 'id'),
-    account: required(envelope.account, 'account'),
-    region: required(envelope.region, 'region'),
-    repository: repositoryNameFrom(required(detail['repository-name'], 'detail.repository-name')),
-    digest: checkDigest(required(detail['image-digest'], 'detail.image-digest'), 'detail.image-digest'),
+    ...origin,
+    repository: repositoryNameFrom(required(detail['repository-name'], 'detail.repository-name'), origin),
+    digest: required(detail['image-digest'], 'detail.image-digest'),
     tags: detail['image-tags'] ?? [],
     status,
     actionable: status === 'INITIAL_SCAN_COMPLETE',

@@ -1,55 +1,95 @@
 import { PublishCommand } from '@aws-sdk/client-sns';
 import type { AwsClients } from '../aws/clients';
+import { awsErrorCode, awsErrorMessage } from '../aws/errors';
 import type { ActionOutcome, Notification } from '../notification';
 
-/** SNS refuses a message over 256 KiB (body plus attributes); stay well below it. */
+/**
+ * SNS refuses a message over 256 KiB, body plus attributes (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html:
+ * "at most 256 KB in size (262,144 bytes, not 262,144 characters)"); stay well below it.
+ */
 export const MAX_MESSAGE_BYTES = 240 * 1024;
-const MAX_FIELD = 2000;
+/** Publish's Subject: "UTF-8 text with no line breaks or control characters, and less than 100 characters long" (API_Publish). */
+export const MAX_SUBJECT_CHARS = 99;
+const SHORTENED_NOTE = 'Some fields were shortened to fit SNS; the full finding is in the evidence bucket and the ledger.';
 
-function clip(text: string | undefined, max = MAX_FIELD): string | undefined {
-  return text && text.length > max ? `${text.slice(0, max)}…` : text;
+/** Lone surrogates replaced by U+FFFD (String#toWellFormed, ES2024). */
+export function wellFormed(text: string): string {
+  return text.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 }
 
-/** Fits a notification into SNS's limit by shortening attacker-sized fields, never by dropping actions. */
+/** Cuts a string to `max` UTF-16 units, never splitting a surrogate pair, ending in "…". */
+function cut(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = Math.max(0, max - 1);
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
+  return `${text.slice(0, end)}…`;
+}
+
+/** Enumerated or fixed-size fields, kept whole so the message still validates against its schema. */
+const KEPT = new Set(['schema', 'kind', 'status', 'state', 'mode', 'at', 'severityLabel']);
+
+/** Every string cut to `max`, every list but `actions` cut to `items`; numbers, booleans and keys as they were. */
+function shorten(value: unknown, max: number, items: number, key = ''): unknown {
+  if (typeof value === 'string') return KEPT.has(key) ? value : cut(value, max);
+  if (Array.isArray(value)) return (key === 'actions' ? value : value.slice(0, items)).map((v) => shorten(v, max, items));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, shorten(v, k === 'headline' ? 300 : max, items, k)]));
+  return value;
+}
+
+const fits = (body: string) => Buffer.byteLength(body) <= MAX_MESSAGE_BYTES;
+
+/**
+ * Fits a notification into SNS's limit by shortening fields, never by dropping an action: every string is cut,
+ * harder each round, until the message fits. Never throws; the last resort keeps the headline, containment and actions.
+ */
 export function fitForSns(notification: Notification): string {
-  let body = JSON.stringify(notification);
-  if (Buffer.byteLength(body) <= MAX_MESSAGE_BYTES) return body;
-  const fitted: Notification = {
-    ...notification,
-    indicators: {
-      ...notification.indicators,
-      process: clip(notification.indicators.process),
-      executablePath: clip(notification.indicators.executablePath),
-      commandLine: clip(notification.indicators.commandLine),
-      domains: notification.indicators.domains.slice(0, 20).map((d) => clip(d, 255)!),
-      remoteIps: notification.indicators.remoteIps.slice(0, 20),
-    },
-    actions: notification.actions.map((a) => ({ ...a, detail: clip(a.detail, 500) })),
-    notes: [...notification.notes, 'Some attacker-controlled fields were shortened to fit SNS; the full finding is in the evidence bucket.'],
-  };
-  body = JSON.stringify(fitted);
-  if (Buffer.byteLength(body) > MAX_MESSAGE_BYTES) throw new Error(`notification is ${Buffer.byteLength(body)} bytes even after shortening`);
-  return body;
+  const body = JSON.stringify(notification);
+  if (fits(body)) return body;
+  for (let max = 4000; max >= 16; max = Math.floor(max / 2)) {
+    const fitted = shorten({ ...notification, notes: [...notification.notes, SHORTENED_NOTE] }, max, Math.max(5, max / 40)) as Notification;
+    fitted.notes[fitted.notes.length - 1] = SHORTENED_NOTE;
+    const text = JSON.stringify(fitted);
+    if (fits(text)) return text;
+  }
+  // Thousands of actions: keep each one's verdict, drop their words.
+  return JSON.stringify({
+    ...(shorten({ ...notification, actions: [] }, 16, 5) as Notification),
+    actions: notification.actions.slice(0, 2000).map((a) => ({ action: cut(a.action, 40), status: a.status })),
+    notes: [SHORTENED_NOTE, `${notification.actions.length} actions; see the ledger for their details.`],
+  });
 }
 
-/** A Subject is under 100 characters, one line (SNS rejects others). E-mail subscribers see it. */
+/**
+ * One line for e-mail subscribers, as SNS requires: no control characters or line breaks (anything in Unicode's
+ * control and line/paragraph-separator categories becomes a space), lone surrogates replaced, under 100 characters.
+ */
 export function subjectOf(notification: Notification): string {
-  const oneLine = `[ecs-threat-responder] ${notification.headline}`.replace(/[\r\n]+/g, ' ');
-  return oneLine.length > 99 ? `${oneLine.slice(0, 98)}…` : oneLine;
+  const clean = wellFormed(`[ecs-threat-responder] ${notification.headline}`).replace(/[\p{Cc}\p{Zl}\p{Zp}]+/gu, ' ').replace(/\s+/g, ' ').trim();
+  return cut(clean, MAX_SUBJECT_CHARS);
 }
 
+/**
+ * Publishes one notification. Never throws: it runs after actions were applied, so a failure is returned as a
+ * `failed` outcome with AWS's error code, for the ledger and the caller's retry, and never hides what was done.
+ */
 export async function publishNotification(clients: AwsClients, topicArn: string, notification: Notification): Promise<ActionOutcome> {
-  const out = await clients.sns.send(
-    new PublishCommand({
-      TopicArn: topicArn,
-      Subject: subjectOf(notification),
-      Message: fitForSns(notification),
-      MessageAttributes: {
-        kind: { DataType: 'String', StringValue: notification.kind },
-        containment: { DataType: 'String', StringValue: notification.containment.state },
-        severity: { DataType: 'String', StringValue: notification.finding?.severityLabel ?? 'NONE' },
-      },
-    }),
-  );
-  return { action: 'notify', status: 'applied', mechanism: 'sns', detail: `published message ${out.MessageId ?? ''}`.trim() };
+  try {
+    const attribute = (value: string) => ({ DataType: 'String', StringValue: cut(wellFormed(value), 256) });
+    const out = await clients.sns.send(
+      new PublishCommand({
+        TopicArn: topicArn,
+        Subject: subjectOf(notification),
+        Message: fitForSns(notification),
+        MessageAttributes: {
+          kind: attribute(notification.kind),
+          containment: attribute(notification.containment.state),
+          severity: attribute(notification.finding?.severityLabel ?? 'NONE'),
+        },
+      }),
+    );
+    return { action: 'notify', status: 'applied', mechanism: 'sns', detail: `published message ${out.MessageId ?? ''}`.trim() };
+  } catch (error) {
+    return { action: 'notify', status: 'failed', mechanism: 'sns', errorCode: awsErrorCode(error), detail: `SNS Publish failed: ${cut(awsErrorMessage(error), 500)}` };
+  }
 }

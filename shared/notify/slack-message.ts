@@ -5,7 +5,7 @@ import type { ActionStatus, Notification } from '../notification';
  *
  * Every string in a notification may be attacker-influenced (process names, command lines, domains, even finding titles),
  * so every string goes through `esc` (or `code`/`codeBlock`, which call it), every mrkdwn text object is `verbatim` (Slack
- * then neither auto-links URLs nor parses bare mentions), and only `https://` URLs from `n.links` become links.
+ * then neither auto-links URLs nor parses bare mentions), and only `n.links` to AWS console and documentation hosts become links.
  */
 
 export interface SlackMessage {
@@ -100,17 +100,32 @@ function list(items: string[], max: number, sep = ', '): string {
   return rest === 0 ? shown.join(sep) : `${shown.join(sep)}${shown.length > 0 ? ' ' : ''}(+${rest} more)`;
 }
 
-/** A Slack link, only for https URLs; anything else is shown as escaped text. */
-function link(url: string, label: string): string {
-  let parsed: URL | undefined;
+/**
+ * Hosts a message may link to: AWS's consoles (the global one, per-region and per-service subdomains, the China and
+ * GovCloud consoles) and AWS's documentation. A link to anything else is shown as text, so no value from an event can
+ * become a live link (https://docs.aws.amazon.com/general/latest/gr/rande.html names the console endpoints).
+ */
+const LINKABLE_HOST = /^(?:(?:[a-z0-9-]+\.)?console\.aws\.amazon\.com|(?:[a-z0-9-]+\.)?console\.amazonaws\.cn|(?:[a-z0-9-]+\.)?console\.amazonaws-us-gov\.com|docs\.aws\.amazon\.com)$/;
+
+/** True for an https URL to an AWS console or documentation host, with no user name, password or port. */
+export function isLinkable(url: string): boolean {
+  let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    parsed = undefined;
+    return false;
   }
-  if (!parsed || parsed.protocol !== 'https:') return `${escMax(label, 200)} (link omitted: not an https URL)`;
+  return parsed.protocol === 'https:' && parsed.username === '' && parsed.password === '' && parsed.port === '' && LINKABLE_HOST.test(parsed.hostname);
+}
+
+/** A Slack link, only to an allowed AWS host; anything else is shown as escaped text. */
+function link(url: string, label: string): string {
+  if (!isLinkable(url)) {
+    const why = URL.canParse(url) && new URL(url).protocol === 'https:' ? 'not an AWS console or documentation URL' : 'not an https URL';
+    return `${escMax(label, 200)} (link omitted: ${why})`;
+  }
   // `|` and `>` would end Slack's <url|label> syntax early; URL#href already percent-encodes `<`, `>` and spaces.
-  const href = parsed.href.replaceAll('|', '%7C').replaceAll('&', '&amp;').replaceAll('>', '%3E').replaceAll('<', '%3C');
+  const href = new URL(url).href.replaceAll('|', '%7C').replaceAll('&', '&amp;').replaceAll('>', '%3E').replaceAll('<', '%3C');
   return `<${href}|${escMax(label, 200).replaceAll('|', '¦')}>`;
 }
 
