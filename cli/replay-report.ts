@@ -1,5 +1,7 @@
 import type { SimulatedAccount } from '../sim/account';
+import type { ActionRecord } from '../shared/ledger';
 import type { ReplayLine } from './replay-session';
+import { describeRecords } from './runbook-report';
 
 const MARK: Record<string, string> = { applied: '✔', skipped: '·', failed: '✘', planned: '○', unsupported: '⚠' };
 
@@ -8,6 +10,7 @@ export function describeReplayLine(line: ReplayLine): string {
   const out: string[] = [];
   out.push(`${line.emittedBy ? '  ↳ then' : '▶'} ${line.event}${line.rule ? ` → ${line.rule}` : ''}`);
   const pad = line.emittedBy ? '      ' : '    ';
+  if (line.input) out.push(`${pad}(read as ${line.input})`);
   if (line.error) out.push(`${pad}✘ rejected: ${line.error} (no action taken)`);
   if (line.finding) out.push(`${pad}finding  ${line.finding.type}, severity ${line.finding.severity} (${line.finding.id})`);
   if (line.decision) out.push(`${pad}rule     ${line.decision.policyRule} (${line.decision.mode})`);
@@ -18,6 +21,9 @@ export function describeReplayLine(line: ReplayLine): string {
   if (line.ignored) out.push(`${pad}· ${line.ignored}`);
   if (line.containment && line.containment !== 'none') out.push(`${pad}result   ${line.containment}; ${line.notifications} notification${line.notifications === 1 ? '' : 's'}`);
   else if (line.notifications) out.push(`${pad}result   ${line.notifications} notification${line.notifications === 1 ? '' : 's'}`);
+  // A status or history payload among the events: what the ledger holds.
+  const records = (line as { records?: ActionRecord[] }).records;
+  if (records) out.push(describeRecords(records));
   return out.join('\n');
 }
 

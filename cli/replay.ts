@@ -1,46 +1,93 @@
-import { parseArgs } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
+import { UsageError, parseCliArgs, runCli } from './cli-run';
+import { readLiveStack } from './live-stack';
 import { describeIam, describeReplayLine } from './replay-report';
 import { ReplaySession, expandEventPaths } from './replay-session';
 
-const usage = `usage: npm run replay -- [--json] [--mode observe|enforce] [--live] [--policy policy.yml] <event files or folders>
+const usage = `usage: npm run replay -- [options] <event files or folders>
 
-Replays events, in the order given, through the same code as the Lambda functions. By default against a fresh
-simulated account (seeded with what the events name) in enforce mode; --live uses your AWS credentials and the
-deployed stack's settings (RESPONDER_TABLE, EVIDENCE_BUCKET, NOTIFY_TOPIC_ARN) and needs an explicit --mode.`;
+Replays events, in the order given, through the same code as the Lambda functions, by default against a fresh
+simulated account that adopts the events' account and region and is seeded with what they name (enforce mode).
+Events as people have them: EventBridge events, JSON arrays of them, GuardDuty findings as \`aws guardduty
+get-findings\` prints them ({"Findings": [...]} or one finding), Inspector findings (\`aws inspector2 list-findings\`);
+findings are wrapped as EventBridge delivers them, and the output says so. Files may be gzip-compressed.
+
+options:  --json                one JSON line per event
+          --mode observe|enforce  force every rule to observe, or run the policy as written
+          --param name=value    a stage parameter, as osls deploy takes it (e.g. --param defaultMode=observe)
+          --policy <file>       another policy file (default policy.yml)
+          --live --stage <stage> [--region <r>]
+                                your AWS credentials and the deployed stack (settings read from its outputs); needs
+                                --mode. It writes the ledger and publishes notifications (Slack) even in observe mode
+          --help                this text`;
+
+const OPTIONS = {
+  json: { type: 'boolean', default: false },
+  mode: { type: 'string' },
+  live: { type: 'boolean', default: false },
+  stage: { type: 'string' },
+  region: { type: 'string' },
+  policy: { type: 'string' },
+  param: { type: 'string', multiple: true, default: [] as string[] },
+  help: { type: 'boolean', short: 'h', default: false },
+} satisfies ParseArgsConfig['options'];
+
+function parseParams(given: string[]): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const p of given) {
+    const at = p.indexOf('=');
+    if (at < 1) throw new UsageError(`--param "${p}" is not name=value`);
+    params[p.slice(0, at)] = p.slice(at + 1);
+  }
+  return params;
+}
 
 async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({
-    options: {
-      json: { type: 'boolean', default: false },
-      mode: { type: 'string' },
-      live: { type: 'boolean', default: false },
-      policy: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    allowPositionals: true,
-  });
-  if (values.help || positionals.length === 0) {
-    console.error(usage);
-    return values.help ? 0 : 2;
+  const { values, positionals } = parseCliArgs(OPTIONS);
+  if (values.help) {
+    console.log(usage);
+    return 0;
   }
-  if (values.mode !== undefined && values.mode !== 'observe' && values.mode !== 'enforce') {
-    console.error(`--mode must be observe or enforce, not "${values.mode}"`);
+  if (values.mode !== undefined && values.mode !== 'observe' && values.mode !== 'enforce') throw new UsageError(`--mode must be observe or enforce, not "${values.mode}"`);
+  if (values.live && (!values.mode || !values.stage)) throw new UsageError('--live needs --stage <stage> and an explicit --mode observe|enforce');
+  if (values.live && values.param.length) throw new UsageError('--param is for the simulated account; --live runs with the stage as deployed');
+  if (positionals.length === 0) throw new UsageError('no events given');
+  const paths = expandEventPaths(positionals);
+  const log = values.json ? console.error : console.log;
+  for (const note of paths.notes) log(`note: ${note}`);
+  if (paths.files.length === 0 && paths.missing.length === 0) {
+    console.error(`no events to replay: ${positionals.join(' ')} holds no .json or .json.gz files`);
     return 2;
   }
-  const session = await ReplaySession.start({ mode: values.mode, live: values.live, policyFile: values.policy });
+  const mode = values.mode;
+  let session: ReplaySession;
+  if (values.live) {
+    const stack = await readLiveStack(values.stage!, values.region);
+    log(`replaying against AWS account ${stack.account}, ${stack.region}, stage ${values.stage} (${mode}), with your credentials (${stack.caller})`);
+    session = await ReplaySession.start({ mode, live: stack, policyFile: values.policy });
+  } else {
+    const params = parseParams(values.param);
+    log(`replaying against a simulated account (nothing real)${Object.keys(params).length ? `, stage parameters ${values.param.join(' ')}` : ''}\n`);
+    session = await ReplaySession.start({ mode, policyFile: values.policy, params });
+  }
   let errors = 0;
   try {
-    for (const path of expandEventPaths(positionals)) {
+    for (const missing of paths.missing) {
+      errors++;
+      const line = { event: missing.split(': ')[0]!, rule: null, finding: null, decision: null, actions: [], notifications: 0, error: missing.slice(missing.indexOf(': ') + 2) };
+      console.log(values.json ? JSON.stringify(line) : `${describeReplayLine(line)}\n`);
+    }
+    for (const path of paths.files) {
       for (const line of await session.replayFile(path)) {
         if (line.error) errors++;
         console.log(values.json ? JSON.stringify(line) : `${describeReplayLine(line)}\n`);
       }
     }
-    if (session.simulated) {
-      const iam = describeIam(session.simulated.accounts());
+    const accounts = session.accounts();
+    if (accounts.length) {
       // On stderr with --json, so stdout stays one JSON line per event.
-      (values.json ? console.error : console.log)(iam.join('\n'));
-      if (session.simulated.accounts().some((a) => a.iamEvaluator?.refused.length)) errors++;
+      log(describeIam(accounts).join('\n'));
+      if (accounts.some((a) => a.iamEvaluator?.refused.length)) errors++;
     }
   } finally {
     await session.close();
@@ -48,10 +95,4 @@ async function main(): Promise<number> {
   return errors > 0 ? 1 : 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(2);
-  },
-);
+runCli(main, usage);

@@ -1,52 +1,69 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { parseArgs } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
 import { RUNBOOK_COMMANDS, type RunbookResult } from '../shared/runbook';
+import { UsageError, parseCliArgs, runCli } from './cli-run';
+import { readLiveStack, stackName } from './live-stack';
 import { describeReplayLine } from './replay-report';
 import { ReplaySession, expandEventPaths } from './replay-session';
-import { describeRecords } from './runbook-report';
 
-const usage = `usage: npm run runbook -- <${RUNBOOK_COMMANDS.join('|')}> [target] --reason "<why>" [options]
+const usage = `usage: npm run runbook -- <${RUNBOOK_COMMANDS.join('|')}> [what] --reason "<why>" <where> [options]
 
-targets:  --task <task ARN> | --finding <ledger id> | --repository <name> --digest <sha256:...>
-options:  --reason <text>     required for every command that changes something
+what:     --task <task ARN> | --finding <GuardDuty finding id, or its ledger id guardduty:<id>> | --repository <name> --digest <sha256:...>
+where (one is required; the first line of the output says where it acts):
+          --live --stage <stage> [--region <r>]        your AWS credentials; the stack's table, bucket and topic from its outputs
+          --via-lambda --stage <stage> [--region <r>]  invoke the deployed runbook function (its role acts)
+          --simulated                                  a fresh simulated account (nothing real); --replay <events> sets the scene first
+options:  --reason <text>     required for every command that changes something (not a placeholder such as <why>)
           --ticket <id>       recorded with the action
           --since <ISO time>  history: from when (default: 7 days ago)
           --force             past the blast-radius limit (with a reason; recorded); protection is never bypassed
           --ignore-min-healthy  stop: even below the service's minimum healthy tasks
           --stop-running-tasks  quarantine-image: also stop the tasks running the digest
           --json              print the result as JSON
-where:    (default)           a fresh simulated account; --replay <events> sets the scene first
-          --live              your AWS credentials, the deployed stack's settings (RESPONDER_TABLE, ...)
-          --via-lambda        invoke the deployed runbook function (--stage, default dev)`;
+          --help              this text`;
+
+const OPTIONS = {
+  task: { type: 'string' },
+  finding: { type: 'string' },
+  repository: { type: 'string' },
+  digest: { type: 'string' },
+  reason: { type: 'string' },
+  ticket: { type: 'string' },
+  since: { type: 'string' },
+  force: { type: 'boolean', default: false },
+  'stop-running-tasks': { type: 'boolean', default: false },
+  'ignore-min-healthy': { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+  live: { type: 'boolean', default: false },
+  'via-lambda': { type: 'boolean', default: false },
+  simulated: { type: 'boolean', default: false },
+  stage: { type: 'string' },
+  region: { type: 'string' },
+  replay: { type: 'string', multiple: true, default: [] as string[] },
+  help: { type: 'boolean', short: 'h', default: false },
+} satisfies ParseArgsConfig['options'];
+
+/** A result that did nothing a person asked for: an error, a failed step, or no match. */
+function failed(result: RunbookResult): boolean {
+  return !!result.error || result.actions.some((a) => a.status === 'failed');
+}
 
 async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      task: { type: 'string' },
-      finding: { type: 'string' },
-      repository: { type: 'string' },
-      digest: { type: 'string' },
-      reason: { type: 'string' },
-      ticket: { type: 'string' },
-      since: { type: 'string' },
-      force: { type: 'boolean', default: false },
-      'stop-running-tasks': { type: 'boolean', default: false },
-      'ignore-min-healthy': { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-      live: { type: 'boolean', default: false },
-      'via-lambda': { type: 'boolean', default: false },
-      stage: { type: 'string', default: 'dev' },
-      replay: { type: 'string', multiple: true, default: [] },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+  const { values, positionals } = parseCliArgs(OPTIONS);
   const command = positionals[0];
-  if (values.help || !command) {
-    console.error(usage);
-    return values.help ? 0 : 2;
+  if (values.help) {
+    console.log(usage);
+    return 0;
   }
+  if (!command) throw new UsageError('which command?');
+  if (!(RUNBOOK_COMMANDS as readonly string[]).includes(command)) throw new UsageError(`unknown command "${command}"; commands: ${RUNBOOK_COMMANDS.join(', ')}`);
+  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}" (quote a reason with spaces: --reason "...")`);
+  const simulated = values.simulated || values.replay.length > 0;
+  const targets = [values.live && '--live', values['via-lambda'] && '--via-lambda', simulated && (values.simulated ? '--simulated' : '--replay')].filter(Boolean);
+  if (targets.length === 0) throw new UsageError('where should it act? Give one of --live --stage <stage>, --via-lambda --stage <stage>, or --simulated');
+  if (targets.length > 1) throw new UsageError(`give one target, not ${targets.join(' and ')}`);
+  if ((values.live || values['via-lambda']) && !values.stage) throw new UsageError(`${targets[0]} needs --stage <stage> (the stage you deployed: osls deploy --stage <stage>)`);
   const payload = {
     runbook: command,
     taskArn: values.task,
@@ -60,19 +77,33 @@ async function main(): Promise<number> {
     stopRunningTasks: values['stop-running-tasks'] || undefined,
     ignoreMinHealthy: values['ignore-min-healthy'] || undefined,
   };
+  const say = (line: string) => (values.json ? console.error : console.log)(line);
 
   let result: RunbookResult;
   if (values['via-lambda']) {
-    const identity = await new STSClient({}).send(new GetCallerIdentityCommand({}));
-    const out = await new LambdaClient({}).send(
-      new InvokeCommand({ FunctionName: `ecs-threat-responder-${values.stage}-runbook`, Payload: JSON.stringify({ ...payload, requestedBy: identity.Arn }) }),
-    );
+    const lambda = new LambdaClient({ region: values.region });
+    const region = await lambda.config.region().catch(() => undefined);
+    if (!region) throw new Error('no AWS region: pass --region <region>, or set one in your profile (aws configure)');
+    const identity = await new STSClient({ region }).send(new GetCallerIdentityCommand({}));
+    const functionName = `${stackName(values.stage!)}-runbook`;
+    say(`acting on AWS account ${identity.Account}, ${region}, stage ${values.stage}: invoking ${functionName} as ${identity.Arn}`);
+    const out = await lambda.send(new InvokeCommand({ FunctionName: functionName, Payload: JSON.stringify({ ...payload, requestedBy: identity.Arn }) }));
     if (out.FunctionError) throw new Error(`runbook function failed: ${Buffer.from(out.Payload ?? []).toString()}`);
     result = JSON.parse(Buffer.from(out.Payload ?? []).toString()) as RunbookResult;
   } else {
-    const session = await ReplaySession.start({ live: values.live, mode: values.live ? 'enforce' : undefined });
+    let session: ReplaySession;
+    if (values.live) {
+      const stack = await readLiveStack(values.stage!, values.region);
+      say(`acting on AWS account ${stack.account}, ${stack.region}, stage ${values.stage}, with your credentials (${stack.caller})`);
+      session = await ReplaySession.start({ live: stack });
+    } else {
+      say(`acting on a simulated account (nothing real)${values.replay.length ? `, after replaying ${values.replay.join(' ')}` : ': it starts empty'}`);
+      session = await ReplaySession.start();
+    }
     try {
-      for (const path of expandEventPaths(values.replay)) {
+      const paths = expandEventPaths(values.replay);
+      for (const note of [...paths.notes, ...paths.missing]) say(`note: ${note}`);
+      for (const path of paths.files) {
         for (const line of await session.replayFile(path)) if (!values.json) console.log(`${describeReplayLine(line)}\n`);
       }
       result = await session.runbook(payload);
@@ -84,15 +115,8 @@ async function main(): Promise<number> {
   if (values.json) console.log(JSON.stringify(result));
   else {
     console.log(describeReplayLine({ event: `runbook ${command}`, rule: 'runbook', ...result }));
-    if (result.records) console.log(describeRecords(result.records));
   }
-  return result.error || result.actions.some((a) => a.status === 'failed') ? 1 : 0;
+  return failed(result) ? 1 : 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(2);
-  },
-);
+runCli(main, usage);

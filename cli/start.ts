@@ -1,6 +1,8 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { imageReleaseCommand } from '../shared/notify/build-image-notification';
 import { releaseCommand } from '../shared/notify/build-notification';
+import { parseCliArgs, runCli } from './cli-run';
 import { describeIam, describeReplayLine } from './replay-report';
 import { ReplaySession, type ReplayLine } from './replay-session';
 
@@ -28,10 +30,12 @@ function summaryOf(line: ReplayLine): string[] {
   const refused = line.actions.find((a) => a.status === 'unsupported' && a.mechanism === 'security-group');
   if (refused && outcome.startsWith('contained')) out.push(`    The security-group swap was not possible (${refused.errorCode ?? refused.detail}); ${outcome.replace(/^contained \((.*)\)$/, '$1')} held.`);
   const reversible = line.actions.some((a) => a.status === 'applied' && ['security-group', 'network-acl', 'tags', 'archive', 'image-tags'].includes(a.mechanism ?? ''));
+  // The story's account is gone when it ends: the command replays the event into a fresh simulated account first.
+  const target = `--replay ${line.event}`;
   if (reversible && image) {
-    const [repository, digest] = finding.id.slice('image:'.length).split('@');
-    out.push(`    release: npm run runbook -- release-image --repository ${repository} --digest ${digest} --reason "<why>"`);
-  } else if (reversible) out.push(`    release: ${releaseCommand(`guardduty:${finding.id}`)}`);
+    const [repository = '', digest = ''] = finding.id.slice('image:'.length).split('@');
+    out.push(`    release: ${imageReleaseCommand(repository, digest, target)}`);
+  } else if (reversible) out.push(`    release: ${releaseCommand(`guardduty:${finding.id}`, target)}`);
   return out;
 }
 
@@ -44,17 +48,27 @@ function epilogue(lines: ReplayLine[], session: ReplaySession): string {
   const rejected = lines.filter((l) => l.error).length;
   const notifications = lines.reduce((n, l) => n + l.notifications, 0);
   out.push(`• ${repeats} repeated deliver${repeats === 1 ? 'y' : 'ies'} acted on no more; ${rejected} malformed event${rejected === 1 ? '' : 's'} rejected with no action; ${notifications} notifications published.`);
-  for (const account of session.simulated?.accounts() ?? []) {
+  for (const account of session.accounts()) {
     const stopped = [...account.ecs.tasks.values()].filter((t) => t.lastStatus === 'STOPPED').length;
     const mutations = account.calls.filter((c) => c.ok && /^(Modify|Create|Delete|Stop|Tag|Untag|Revoke|Put|Update|BatchDelete)/.test(c.operation)).length;
     out.push(`• Simulated account ${account.accountId} in ${account.region}: ${stopped} tasks stopped, ${mutations} successful changing calls, ${account.calls.length} calls in all.`);
   }
-  out.push(...describeIam(session.simulated?.accounts() ?? []));
+  out.push(...describeIam(session.accounts()));
   out.push('', 'Replay your own events: npm run replay -- <file or folder>   (add --json for machine-readable lines)');
   return out.join('\n');
 }
 
+const usage = `usage: npm start [-- --help]
+
+Replays every event in events/ against a fresh simulated AWS account (nothing real; no credentials needed) and tells
+the story: what was found, which rule decided, what was done and by which mechanism, what AWS refused, and the command
+that releases each containment. Your own events: npm run replay -- <files or folders>.`;
+
 async function main(): Promise<number> {
+  if (parseCliArgs({ help: { type: 'boolean', short: 'h', default: false } }).values.help) {
+    console.log(usage);
+    return 0;
+  }
   console.log('ecs-threat-responder: replaying every event in events/ against a fresh simulated AWS account (enforce mode).\n');
   const session = await ReplaySession.start();
   const lines: ReplayLine[] = [];
@@ -73,10 +87,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runCli(main, usage);

@@ -1,8 +1,10 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { lambdaDeps } from '../shared/lambda-deps';
+import { createMetrics, measured } from '../shared/response-metrics';
 import { runRunbook, statedRequester } from '../shared/runbook';
 
 const logger = new Logger({ serviceName: 'ecs-threat-responder' });
+const metrics = createMetrics('runbook');
 
 /**
  * On-call runbook: `npx osls invoke -f runbook --data '{"runbook":"release",...}'`. Invocation is restricted by IAM.
@@ -10,7 +12,7 @@ const logger = new Logger({ serviceName: 'ecs-threat-responder' });
  * STS identity); CloudTrail's Lambda Invoke data events are the authority on who called.
  */
 export const handler = async (payload: unknown) => {
-  const result = await runRunbook(payload, await lambdaDeps(), statedRequester(payload));
+  const result = await measured(metrics, payload, async () => runRunbook(payload, await lambdaDeps(), statedRequester(payload)));
   logger.info('runbook', { result: { ...result, records: result.records?.length } });
   return result;
 };

@@ -23,11 +23,23 @@ function summarise(finding: ImageFinding, rank: number) {
 }
 
 /**
+ * An Inspector2 Scan of something other than an ECR image (an EC2 instance, a Lambda function, a machine image): the
+ * rule's pattern filters these out, and one that still arrives is not this responder's business, nor malformed.
+ */
+function nonEcrScan(event: unknown): string | undefined {
+  const e = event as { 'detail-type'?: unknown; detail?: Record<string, unknown> } | null;
+  if (e?.['detail-type'] !== 'Inspector2 Scan' || typeof e.detail !== 'object' || e.detail === null || 'repository-name' in e.detail) return undefined;
+  return 'an Inspector scan of something other than an ECR image: not acted on';
+}
+
+/**
  * The one path for an image scan result (ECR basic scan, Inspector finding or scan): parse, decide, claim once per
  * image and severity, find the tasks running the digest, apply or describe, record, notify once.
  */
 export async function respondToImageFinding(event: unknown, deps: PipelineDeps, requestedBy = AUTOMATION): Promise<EventResult> {
   const now = deps.now ?? (() => new Date());
+  const notEcr = nonEcrScan(event);
+  if (notEcr) return { finding: null, decision: null, actions: [], notifications: 0, ignored: notEcr };
   const parsed = await parseOrReject(event, deps, normaliseImageFinding);
   if (!parsed.ok) return parsed.result;
   const finding = parsed.value;

@@ -5,6 +5,9 @@ import type { Policy } from './policy/policy';
 
 export const OBSERVE = 'observe';
 
+export const STAGE_OBSERVES =
+  'This stage is deployed with defaultMode=observe: every rule only observes and nothing was changed. Redeploy with --param="defaultMode=enforce" to act.';
+
 /**
  * The live kill switch: an SSM parameter that on-call can flip without a deployment
  * (`aws ssm put-parameter --overwrite --name … --value observe`). `observe` forces observe mode; `policy` (or any
@@ -26,6 +29,9 @@ export async function withObserveSwitch(deps: PipelineDeps, readSwitch: () => Pr
  * undefined when the policy decides. The one place that says it, so every message says it the same way.
  */
 export function forcedObserve(policy: Pick<Policy, 'forceObserve'>, config: ResponderConfig): string | undefined {
+  // A stage deployed with defaultMode=observe observes whole, rules that set `mode: enforce` included, until it is
+  // redeployed with defaultMode=enforce on purpose: the README's first deploy changes nothing.
+  if (config.defaultMode === 'observe' && !config.observeReason) return STAGE_OBSERVES;
   if (!policy.forceObserve && !config.forceObserve) return undefined;
   return config.observeReason ?? 'The global observe switch is on: nothing was changed.';
 }

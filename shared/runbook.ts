@@ -23,6 +23,8 @@ import { clusterTagsOf, readTaskState, type TaskState } from './task-state';
 export const RUNBOOK_COMMANDS = ['isolate', 'stop', 'quarantine-image', 'release', 'release-image', 'status', 'history'] as const;
 const MUTATING = new Set(['isolate', 'stop', 'quarantine-image', 'release', 'release-image']);
 const UNDOABLE = new Set(['applied', 'intent', 'failed']);
+/** An unfilled placeholder from a printed command: `<why>`, `...`, `…`. */
+const PLACEHOLDER = /^\s*(<[^>]*>|\.\.\.|…)\s*$/;
 const TASK_ARN = /^arn:aws[\w-]*:ecs:([\w-]+):(\d{12}):task\/([\w-]+)\/(\w+)$/;
 
 /** One payload shape for the Lambda, the CLI and replay files. */
@@ -79,6 +81,11 @@ export function parseRunbookCommand(payload: unknown, home?: Home): RunbookComma
   if (MUTATING.has(command.runbook) && !command.reason?.trim()) {
     throw new InvalidEventError('reason', `is required for ${command.runbook}: say why, it is recorded and sent with the notification`);
   }
+  if (MUTATING.has(command.runbook) && PLACEHOLDER.test(command.reason!)) {
+    throw new InvalidEventError('reason', `"${command.reason!.trim()}" is a placeholder: say why, in your own words; it is recorded and sent with the notification`);
+  }
+  // The GuardDuty console and CLI show bare finding ids; the ledger keys them guardduty:<id>.
+  if (command.findingId && !command.findingId.includes(':')) command.findingId = `guardduty:${command.findingId.trim()}`;
   const needs = (field: keyof RunbookCommand, ok: boolean) => {
     if (!ok) throw new InvalidEventError(String(field), `is required for ${command.runbook}`);
   };
@@ -208,9 +215,35 @@ async function recordsFor(command: RunbookCommand, deps: PipelineDeps): Promise<
   return deps.ledger.recordsForTarget(imageLedgerId(command.repository!, command.imageDigest!));
 }
 
+/** Edit distance, for "did you mean": a ledger id a character or two away is the one a person meant. */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
+}
+
+/** A target the ledger holds nothing for: a failure that says so, names the close match if there is one, and notifies no one. */
+async function nothingMatched(command: RunbookCommand, deps: PipelineDeps): Promise<RunbookResult> {
+  const target = command.findingId ?? command.taskArn ?? `${command.repository}@${command.imageDigest}`;
+  const known = new Set((await deps.ledger.recordsSince(new Date(0).toISOString())).flatMap((r) => [r.ledgerId, r.target?.replace(/^task:/, '') ?? '']).filter(Boolean));
+  const wanted = target.toLowerCase();
+  const close = [...known]
+    .map((id) => ({ id, d: id.toLowerCase().includes(wanted) || wanted.includes(id.toLowerCase()) ? 0 : distance(id.toLowerCase(), wanted) }))
+    .filter((c) => c.d <= Math.max(2, Math.floor(wanted.length / 10)))
+    .sort((a, b) => a.d - b.d)[0];
+  const hint = close ? `; did you mean ${close.id}?` : '; `history` lists what the ledger holds';
+  return { finding: null, decision: null, actions: [], notifications: 0, error: `nothing matched: the ledger holds nothing for ${target}, so nothing was ${command.runbook === 'status' ? 'found' : 'changed'}${hint}` };
+}
+
 /** Undoes exactly what was done, newest first, from the ledger's before-states; says what cannot be undone. */
 async function release(command: RunbookCommand, deps: PipelineDeps, requestedBy: string): Promise<RunbookResult> {
-  const records = (await recordsFor(command, deps)).filter((r) => r.mode === 'enforce').sort((a, b) => b.at.localeCompare(a.at));
+  const all = await recordsFor(command, deps);
+  if (all.length === 0) return await nothingMatched(command, deps);
+  const records = all.filter((r) => r.mode === 'enforce').sort((a, b) => b.at.localeCompare(a.at));
   const outcomes: ActionOutcome[] = [];
   const runtime: ActionRuntime = {
     clients: deps.clients,
@@ -315,6 +348,7 @@ export async function runRunbook(payload: unknown, deps: PipelineDeps, requested
           ? await deps.ledger.earlierEpisodes(command.findingId)
           : await deps.ledger.recordsForTarget(`history:${command.taskArn ? `task:${command.taskArn}` : imageLedgerId(command.repository!, command.imageDigest!)}`);
         const records = [...earlier, ...(await recordsFor(command, deps))].sort((a, b) => a.at.localeCompare(b.at));
+        if (records.length === 0) return await nothingMatched(command, deps);
         return { finding: null, decision: null, actions: [], notifications: 0, records };
       }
       case 'history': {

@@ -188,7 +188,7 @@ describe('the image events in events/, replayed as npm start replays them', () =
     const checkout = quarantined.find((n) => n.image!.repository === 'checkout-api')!;
     expect(checkout).toMatchObject({
       ledgerId: `image:checkout-api@${CHECKOUT}`,
-      releaseCommand: `npm run runbook -- release-image --repository checkout-api --digest ${CHECKOUT} --reason "<why>"`,
+      releaseCommand: `npm run runbook -- release-image --repository checkout-api --digest ${CHECKOUT} --reason "<why>" --simulated`,
       image: { tags: ['2.7.0', 'latest'], severityCounts: { CRITICAL: 10, MEDIUM: 9 }, mechanism: 'archive' },
     });
     expect(checkout.image!.scanConsoleUrl).toContain(`/ecr/repositories/private/111122223333/checkout-api/_/image/${CHECKOUT}/scan-results`);

@@ -62,39 +62,39 @@ describe('parsePolicy: the shipped policy.yml', () => {
   it('names the file in errors when loaded from a path', () => {
     const text = readFileSync(SHIPPED_POLICY_FILE, 'utf8').replace('- stop-task', '- stop-tsak');
     // The first stop-task in the file is crypto-mining's, the 5th action of rule 0.
-    expect(() => parsePolicy(text, 'deploy/policy.yml')).toThrow(/^deploy\/policy\.yml rules\[0\]\.actions\[4\]: unknown action "stop-tsak"/);
+    expect(() => parsePolicy(text, 'deploy/policy.yml')).toThrow(/^deploy\/policy\.yml rule "crypto-mining" \(rules\[0\]\.actions\[4\]\): unknown action "stop-tsak"/);
   });
 });
 
 describe('parsePolicy: invalid policies name the path', () => {
   it('unknown action', () => {
     const message = policyError(rule('      - capture-evidence\n      - tag\n      - quarantine-host\n'));
-    expect(message).toBe(`policy.yml rules[0].actions[2]: unknown action "quarantine-host" (known: ${actionNames().join(', ')})`);
+    expect(message).toBe(`policy.yml rule "contain" (rules[0].actions[2]): unknown action "quarantine-host" (known: ${actionNames().join(', ')})`);
   });
 
   it('bad parameter value: isolate-task fallback [teleport]', () => {
     const message = policyError(rule('      - capture-evidence\n      - tag\n      - isolate-task: { fallback: [teleport] }\n'));
-    expect(message).toMatch(/^policy\.yml rules\[0\]\.actions\[2\]\.isolate-task\.fallback\[0\]: /);
+    expect(message).toMatch(/^policy\.yml rule "contain" \(rules\[0\]\.actions\[2\]\.isolate-task\.fallback\[0\]\): /);
   });
 
   it('unknown parameter on an action', () => {
     const message = policyError(rule('      - isolate-task: { fallback: [network-acl], force: true }\n'));
-    expect(message).toMatch(/^policy\.yml rules\[0\]\.actions\[0\]\.isolate-task: .*force/);
+    expect(message).toMatch(/^policy\.yml rule "contain" \(rules\[0\]\.actions\[0\]\.isolate-task\): .*force/);
   });
 
   it('parameter of the wrong type', () => {
     const message = policyError(rule('      - isolate-task: { hostIsolation: "yes" }\n'));
-    expect(message).toMatch(/^policy\.yml rules\[0\]\.actions\[0\]\.isolate-task\.hostIsolation: /);
+    expect(message).toMatch(/^policy\.yml rule "contain" \(rules\[0\]\.actions\[0\]\.isolate-task\.hostIsolation\): /);
   });
 
   it('an action entry naming two actions', () => {
     const message = policyError(rule('      - { tag: {}, notify: {} }\n'));
-    expect(message).toMatch(/^policy\.yml rules\[0\]\.actions\[0\]: /);
+    expect(message).toMatch(/^policy\.yml rule "contain" \(rules\[0\]\.actions\[0\]\): /);
   });
 
   it('a task action in an image rule', () => {
     const message = policyError('version: 1\nrules:\n  - name: images\n    match: { kind: image }\n    actions:\n      - notify\n      - isolate-task\n');
-    expect(message).toMatch(/^policy\.yml rules\[0\]\.actions\[1\]: action "isolate-task" does not apply to image findings \(it serves runtime\)/);
+    expect(message).toMatch(/^policy\.yml rule "images" \(rules\[0\]\.actions\[1\]\): action "isolate-task" does not apply to image findings \(it serves runtime\)/);
   });
 
   it('duplicate rule name', () => {
@@ -106,7 +106,8 @@ rules:
   - name: contain
     actions: [tag]
 `);
-    expect(message).toBe('policy.yml rules[1].name: duplicate rule name "contain"');
+    // Every problem at once: the second rule is also hidden by the first.
+    expect(message).toContain('\n  policy.yml rule "contain" (rules[1].name): duplicate rule name "contain"');
   });
 
   it('bad severity label', () => {
@@ -117,12 +118,12 @@ rules:
     match: { severity: [HIGH, SEVERE] }
     actions: [notify]
 `);
-    expect(message).toMatch(/^policy\.yml rules\[0\]\.match\.severity\[1\]: /);
+    expect(message).toMatch(/^policy\.yml rule "contain" \(rules\[0\]\.match\.severity\[1\]\): /);
   });
 
   it('unknown match key, bad rule name, wrong version, no rules, not YAML', () => {
-    expect(policyError('version: 1\nrules:\n  - name: a\n    match: { cluster: [prod] }\n    actions: [notify]\n')).toMatch(/^policy\.yml rules\[0\]\.match: .*cluster/);
-    expect(policyError('version: 1\nrules:\n  - name: Contain_All\n    actions: [notify]\n')).toMatch(/^policy\.yml rules\[0\]\.name: rule names are lower-case/);
+    expect(policyError('version: 1\nrules:\n  - name: a\n    match: { cluster: [prod] }\n    actions: [notify]\n')).toMatch(/^policy\.yml rule "a" \(rules\[0\]\.match\): .*cluster/);
+    expect(policyError('version: 1\nrules:\n  - name: Contain_All\n    actions: [notify]\n')).toMatch(/^policy\.yml rule "Contain_All" \(rules\[0\]\.name\): rule names are lower-case/);
     expect(policyError('version: 2\nrules:\n  - name: a\n    actions: [notify]\n')).toMatch(/^policy\.yml version: /);
     expect(policyError('version: 1\nrules: []\n')).toMatch(/^policy\.yml rules: /);
     expect(policyError('version: 1\nrules: [\n')).toMatch(/^policy\.yml: not valid YAML/);

@@ -272,7 +272,7 @@ describe('what the notification tells on-call after a stop', () => {
     await seedAndRespond(deployment, event);
     const digest = deployment.account.ecs.tasks.get(taskArnOf(event))!.containers[0]!.imageDigest!;
     const message = JSON.parse(deployment.account.sns.published.at(-1)!.message);
-    expect(message.notes).toContain(`ECS will start a replacement for orders-web from the same image digest. To stop it: npm run runbook -- quarantine-image --repository orders-web --digest ${digest} --reason "<why>"`);
+    expect(message.notes).toContain(`ECS will start a replacement for orders-web from the same image digest. To stop it: npm run runbook -- quarantine-image --repository orders-web --digest ${digest} --reason "<why>" --simulated`);
   });
 
   it('with the crypto-mining rule: that the image is quarantined, so the replacement cannot pull it', async () => {

@@ -194,7 +194,7 @@ describe('shipped events: the Fargate reverse shell (High, rule unmistakable-thr
       finding: { id: REVERSE_SHELL_ID, severityLabel: 'HIGH', sample: false },
       resource: { cluster: 'prod-cluster', service: 'orders-web', taskArn: REVERSE_SHELL_TASK },
     });
-    expect(message!.headline).toMatch(/^Contained \(network-acl\): HIGH Execution:Runtime\/ReverseShell in prod-cluster\/orders-web/);
+    expect(message!.headline).toMatch(/^Contained: network ACL, then stopped: HIGH Execution:Runtime\/ReverseShell in prod-cluster\/orders-web/);
     expect(message!.actions.map((a) => `${a.action}/${a.mechanism}/${a.status}`)).toEqual([
       'capture-evidence/s3/applied',
       'tag/tags/applied',
@@ -325,7 +325,7 @@ describe('new events', () => {
     const tagged = deployment.account.callsTo('ecs', 'TagResource').find((c) => c.ok && c.input.resourceArn === taskArnOf(event))!;
     expect(tagged.input.tags).toContainEqual({ key: TAG_RULE, value: 'critical' });
     expect(notifications(deployment.account)[0]).toMatchObject({ finding: { severityLabel: 'CRITICAL' }, containment: { state: 'contained', mechanism: 'network-acl' } });
-    expect(notifications(deployment.account)[0]!.headline).toMatch(/^Contained \(network-acl\): CRITICAL /);
+    expect(notifications(deployment.account)[0]!.headline).toMatch(/^Contained: network ACL, then stopped: CRITICAL /);
   });
 
   it('High process injection (not an unmistakable type) → high-isolate: NACL deny, tagged interface, task left running', async () => {

@@ -4,6 +4,7 @@ import type { TaskUsingImage } from '../image/tasks-using-image';
 import { NOTIFICATION_SCHEMA_ID, NOTIFICATION_SCHEMA_VERSION, type ActionOutcome, type Notification } from '../notification';
 import type { Decision } from '../policy/decide';
 import { severityRank, type SeverityCounts } from '../policy/decide-image';
+import { runbookTarget } from './build-notification';
 
 const TOP_VULNERABILITIES = 5;
 const QUARANTINE = 'quarantine-image';
@@ -20,8 +21,8 @@ const SOURCE_TYPE: Record<ImageFinding['source'], string> = {
   runbook: 'Runbook quarantine-image',
 };
 
-export function imageReleaseCommand(repository: string, digest: string): string {
-  return `npm run runbook -- release-image --repository ${repository} --digest ${digest} --reason "<why>"`;
+export function imageReleaseCommand(repository: string, digest: string, target: string): string {
+  return `npm run runbook -- release-image --repository ${repository} --digest ${digest} --reason "<why>" ${target}`;
 }
 
 /** The ECR console page of the image's scan results. */
@@ -125,7 +126,7 @@ export function buildImageNotification(input: ImageNotificationInput): Notificat
     actions: outcomes,
     requestedBy: input.requestedBy,
     links: [{ label: 'Image scan results', url: scanConsoleUrl(finding) }],
-    releaseCommand: quarantined ? imageReleaseCommand(finding.repository, finding.digest) : undefined,
+    releaseCommand: quarantined ? imageReleaseCommand(finding.repository, finding.digest, runbookTarget(finding.region)) : undefined,
     notes: [
       ...decision.notes,
       ...(input.tasksUsingImage.length && !decision.steps.some((s) => s.action === QUARANTINE && (s.params as { stopRunningTasks?: boolean }).stopRunningTasks)

@@ -2,6 +2,7 @@ import type { QuarantineState } from '../image/quarantine-state';
 import { NOTIFICATION_SCHEMA_ID, NOTIFICATION_SCHEMA_VERSION, type ActionOutcome, type Notification } from '../notification';
 import type { TaskState } from '../task-state';
 import { imageReleaseCommand } from './build-image-notification';
+import { runbookTarget } from './build-notification';
 
 export interface LaunchGuardNotificationInput {
   task: TaskState;
@@ -60,7 +61,7 @@ export function buildLaunchGuardNotification(input: LaunchGuardNotificationInput
         url: `https://${r}.console.aws.amazon.com/ecs/v2/clusters/${encodeURIComponent(task.clusterArn.split('/').pop() ?? '')}/tasks/${encodeURIComponent(task.taskArn.split('/').pop() ?? '')}/configuration?region=${r}`,
       },
     ],
-    releaseCommand: imageReleaseCommand(image.repository, image.digest),
+    releaseCommand: imageReleaseCommand(image.repository, image.digest, runbookTarget(r)),
     notes: [
       ...(input.observeReason ? [input.observeReason] : []),
       ...(task.service ? [`Service ${task.service} will keep trying to start tasks from this digest until its task definition points at a fixed image.`] : []),

@@ -36,16 +36,33 @@ export function consoleLinks(finding: Finding, evidenceBucket?: string): Notific
   return links;
 }
 
-export function releaseCommand(ledgerId: string): string {
-  return `npm run runbook -- release --finding ${ledgerId} --reason "<why>"`;
+/**
+ * Where a printed runbook command acts: the deployed runbook function of this stage and region (RESPONDER_STAGE, set
+ * by serverless.yml), or `--simulated` for the simulated deployment (no stage in its environment), whose commands a
+ * person replays with `--replay <events>`.
+ */
+export function runbookTarget(region: string, stage = process.env.RESPONDER_STAGE): string {
+  return stage && stage !== 'simulated' ? `--via-lambda --stage ${stage} --region ${region}` : '--simulated';
 }
 
-function headline(finding: Finding, containment: Notification['containment'], decision: Decision | null): string {
+export function releaseCommand(ledgerId: string, target: string): string {
+  return `npm run runbook -- release --finding ${ledgerId} --reason "<why>" ${target}`;
+}
+
+const MECHANISM_WORDS: Record<string, string> = { 'security-group': 'security group', 'network-acl': 'network ACL', 'stop-task': 'stopped' };
+
+/** Every containing mechanism that held, in the order it took effect: "network ACL, then stopped". */
+export function mechanismsHeld(outcomes: ActionOutcome[]): string {
+  const held = outcomes.filter((o) => CONTAINING.has(o.action) && o.status === 'applied' && o.mechanism).map((o) => MECHANISM_WORDS[o.mechanism!] ?? o.mechanism!);
+  return [...new Set(held)].join(', then ');
+}
+
+function headline(finding: Finding, containment: Notification['containment'], decision: Decision | null, outcomes: ActionOutcome[]): string {
   const where = [finding.task.clusterName, finding.task.service ?? finding.task.arn.split('/').pop()].join('/');
   const what = `${finding.severityLabel} ${finding.type} in ${where}`;
   switch (containment.state) {
     case 'contained':
-      return `Contained (${containment.mechanism}): ${what}`;
+      return `Contained: ${mechanismsHeld(outcomes) || MECHANISM_WORDS[containment.mechanism ?? ''] || containment.mechanism}: ${what}`;
     case 'not-contained':
       return `NOT CONTAINED: ${what}`;
     case 'observed':
@@ -53,6 +70,19 @@ function headline(finding: Finding, containment: Notification['containment'], de
     default:
       return `${decision ? 'Finding' : 'Ignored'}: ${what}`;
   }
+}
+
+/**
+ * AWS refuses a security-group change on an ECS-managed interface (every Fargate and awsvpc task): expected, not a
+ * failure, and said as such, with what held instead.
+ */
+function expectedRefusalNotes(outcomes: ActionOutcome[]): string[] {
+  const refused = outcomes.find((o) => o.mechanism === 'security-group' && o.status === 'unsupported');
+  if (!refused) return [];
+  const held = mechanismsHeld(outcomes);
+  return [
+    `As expected on Fargate and awsvpc tasks, AWS does not let an account change the security groups of an ECS-managed interface${refused.errorCode ? ` (${refused.errorCode})` : ''}; ${held ? `${held} held instead` : 'the ladder went on'}.`,
+  ];
 }
 
 /** After a service task is stopped, say whether ECS can start its replacement from the same digest, and what to run. */
@@ -64,10 +94,11 @@ function replacementNotes(finding: Finding, outcomes: ActionOutcome[], images: s
   }
   const digested = images.find((image) => image.includes('@sha256:'));
   const [uri = '', digest = ''] = (digested ?? '').split('@');
-  const repository = uri.split('/').slice(1).join('/');
+  // registry/repository[:tag]@digest: the repository name is without its tag, which quarantine-image would refuse.
+  const repository = uri.split('/').slice(1).join('/').replace(/:[^/:]*$/, '');
   return [
     `ECS will start a replacement for ${finding.task.service} from the same image digest.` +
-      (digested ? ` To stop it: npm run runbook -- quarantine-image --repository ${repository} --digest ${digest} --reason "<why>"` : ''),
+      (digested ? ` To stop it: npm run runbook -- quarantine-image --repository ${repository} --digest ${digest} --reason "<why>" ${runbookTarget(finding.region)}` : ''),
   ];
 }
 
@@ -91,7 +122,7 @@ export function buildRuntimeNotification(input: RuntimeNotificationInput): Notif
     schema: NOTIFICATION_SCHEMA_ID,
     version: NOTIFICATION_SCHEMA_VERSION,
     kind: 'finding-response',
-    headline: headline(finding, containment, decision),
+    headline: headline(finding, containment, decision, outcomes),
     at: input.at.toISOString(),
     ledgerId: input.ledgerId,
     finding: {
@@ -115,10 +146,11 @@ export function buildRuntimeNotification(input: RuntimeNotificationInput): Notif
     indicators: finding.indicators,
     decision: { policyRule: decision.policyRule, mode: decision.mode },
     containment,
-    actions: outcomes,
+    // The task is named once, at the top (resource.taskArn): its actions name only other targets (an interface, an ACL).
+    actions: outcomes.map((o) => (o.target === finding.task.arn || o.target === `task:${finding.task.arn}` ? { ...o, target: undefined } : o)),
     requestedBy: input.requestedBy,
     links: consoleLinks(finding, input.evidenceBucket),
-    releaseCommand: reversible ? releaseCommand(input.ledgerId) : undefined,
-    notes: [...decision.notes, ...(input.notes ?? []), ...replacementNotes(finding, outcomes, input.images)],
+    releaseCommand: reversible ? releaseCommand(input.ledgerId, runbookTarget(finding.region)) : undefined,
+    notes: [...decision.notes, ...(input.notes ?? []), ...expectedRefusalNotes(outcomes), ...replacementNotes(finding, outcomes, input.images)],
   };
 }
