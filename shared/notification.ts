@@ -7,6 +7,14 @@ import { z } from 'zod';
 export const NOTIFICATION_SCHEMA_ID = 'ecs-threat-responder.notification';
 export const NOTIFICATION_SCHEMA_VERSION = 1;
 
+/**
+ * Lone surrogates replaced by U+FFFD (String#toWellFormed, ES2024): event strings may hold them, and SNS, Slack and
+ * e-mail want well-formed UTF-8.
+ */
+export function wellFormed(text: string): string {
+  return text.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+}
+
 export const ACTION_STATUSES = ['applied', 'skipped', 'failed', 'planned', 'unsupported'] as const;
 export type ActionStatus = (typeof ACTION_STATUSES)[number];
 

@@ -108,3 +108,21 @@ export function checkFormat(value: string, pattern: RegExp, field: string, what:
   if (!pattern.test(value)) throw new InvalidEventError(field, `is not ${what}`);
   return value;
 }
+
+/**
+ * Free text from an event (titles, process names, command lines, CVE details) is data: kept, but cut to `max` UTF-16
+ * units (never inside a surrogate pair), so no field can push a ledger item past DynamoDB's 400 KB or a message past
+ * its channel's limits. The evidence bucket keeps the event whole.
+ */
+export function bounded(text: string, max: number): string;
+export function bounded(text: string | undefined, max: number): string | undefined;
+export function bounded(text: string | undefined, max: number): string | undefined {
+  if (text === undefined || text.length <= max) return text;
+  let end = max - 1;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
+  return `${text.slice(0, end)}…`;
+}
+
+/** Sizes for free text in the normalised model: generous for reading, small against 400 KB. */
+export const TEXT = { short: 256, name: 1024, long: 8192 } as const;

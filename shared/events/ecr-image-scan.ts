@@ -69,7 +69,8 @@ export function normaliseEcrImageScan(event: unknown, home?: Home): ImageFinding
     ...origin,
     repository,
     digest,
-    tags: detail['image-tags'] ?? [],
+    // Shown in messages, never acted on: the first hundred.
+    tags: (detail['image-tags'] ?? []).slice(0, 100),
     status,
     actionable: COMPLETE.has(status),
     severityCounts: { ...detail['finding-severity-counts'] },

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { severityLabel, type Finding } from '../finding';
 import {
   assertSameOrigin,
+  bounded,
+  TEXT,
   assertTaskInCluster,
   checkFormat,
   clusterOfTask,
@@ -95,7 +97,8 @@ export const GuardDutyEvent = z.looseObject({
 
 function tagMap(tags: z.infer<typeof Tags>): Record<string, string> {
   const map: Record<string, string> = {};
-  for (const tag of tags ?? []) if (tag.key) map[tag.key] = tag.value ?? '';
+  // ECS allows 50 tags per resource, keys up to 128 and values up to 256 characters (API_Tag).
+  for (const tag of (tags ?? []).slice(0, 50)) if (tag.key) map[bounded(tag.key, 128)] = bounded(tag.value ?? '', TEXT.short);
   return map;
 }
 
@@ -159,7 +162,7 @@ export function normaliseGuardDutyFinding(event: unknown, home?: Home): Finding 
     source: 'guardduty',
     id: required(detail.id, 'detail.id'),
     type: required(detail.type, 'detail.type'),
-    title: detail.title ?? detail.type ?? '',
+    title: bounded(detail.title ?? detail.type ?? '', TEXT.name),
     severity,
     severityLabel: severityLabel(severity),
     account,
@@ -171,20 +174,20 @@ export function normaliseGuardDutyFinding(event: unknown, home?: Home): Finding 
       clusterArn,
       // Service names share cluster names' alphabet (API_CreateService); the name reaches DescribeServices.
       service: task.group?.startsWith('service:') ? checkFormat(task.group.slice('service:'.length), CLUSTER_NAME, 'detail.resource.ecsClusterDetails.taskDetails.group', 'service:<ECS service name>') : undefined,
-      launchType: task.launchType,
-      definitionArn: task.definitionArn,
+      launchType: bounded(task.launchType, TEXT.short),
+      definitionArn: bounded(task.definitionArn, TEXT.name),
       tags: tagMap(task.tags),
-      containers: (task.containers ?? []).map((c) => ({ name: c.name ?? '', image: c.image ?? '' })),
+      containers: (task.containers ?? []).slice(0, 100).map((c) => ({ name: bounded(c.name ?? '', TEXT.short), image: bounded(c.image ?? '', TEXT.name) })),
     },
     indicators: {
-      process: process?.name,
-      executablePath: process?.executablePath,
-      commandLine: service?.runtimeDetails?.context?.commandLineExample,
-      domains: domain ? [domain] : [],
-      remoteIps: remoteIp ? [remoteIp] : [],
+      process: bounded(process?.name, TEXT.name),
+      executablePath: bounded(process?.executablePath, TEXT.name),
+      commandLine: bounded(service?.runtimeDetails?.context?.commandLineExample, TEXT.long),
+      domains: domain ? [bounded(domain, TEXT.short)] : [],
+      remoteIps: remoteIp ? [bounded(remoteIp, 64)] : [],
     },
     sample: isSample(service?.additionalInfo),
     count: service?.count ?? 1,
-    updatedAt: detail.updatedAt ?? new Date(0).toISOString(),
+    updatedAt: bounded(detail.updatedAt, 64) ?? new Date(0).toISOString(),
   };
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ImageFinding, ImageVulnerability } from '../finding';
-import { ACCOUNT_ID, assertSameOrigin, IMAGE_DIGEST, IMAGE_TAG, matching, parseArn, parseInspectorFindingArn, REPOSITORY_NAME, REPOSITORY_RESOURCE } from './aws-formats';
+import { ACCOUNT_ID, assertSameOrigin, bounded, TEXT, IMAGE_DIGEST, IMAGE_TAG, matching, parseArn, parseInspectorFindingArn, REPOSITORY_NAME, REPOSITORY_RESOURCE } from './aws-formats';
 import { envelopeOrigin, eventEnvelope, scanResultEvent } from './ecr-image-scan';
 import type { Home } from './home';
 import { InvalidEventError, required } from './invalid-event';
@@ -83,10 +83,10 @@ export function normaliseInspectorFinding(event: unknown, home?: Home): ImageFin
   const packages = cve?.vulnerablePackages ?? [];
   const vulnerability: ImageVulnerability | undefined = cve?.vulnerabilityId
     ? {
-        id: cve.vulnerabilityId,
+        id: bounded(cve.vulnerabilityId, TEXT.short),
         severity,
-        package: packages.map((p) => p.name).filter(Boolean).join(', ') || undefined,
-        fixedVersion: packages.find((p) => p.fixedInVersion)?.fixedInVersion,
+        package: bounded(packages.map((p) => p.name).filter(Boolean).join(', '), TEXT.name) || undefined,
+        fixedVersion: bounded(packages.find((p) => p.fixedInVersion)?.fixedInVersion, TEXT.short),
         exploitAvailable: yes(detail.exploitAvailable),
         fixAvailable: yes(detail.fixAvailable),
         epss: detail.epss?.score,
@@ -99,13 +99,13 @@ export function normaliseInspectorFinding(event: unknown, home?: Home): ImageFin
     ...origin,
     repository: required(image.repositoryName, `${field}.repositoryName`),
     digest: required(image.imageHash, `${field}.imageHash`),
-    tags: image.imageTags ?? [],
+    tags: (image.imageTags ?? []).slice(0, 100),
     status,
     actionable: status === 'ACTIVE',
     severityCounts: { [severity]: 1 },
     vulnerabilities: vulnerability ? [vulnerability] : [],
-    title: detail.title ?? cve?.vulnerabilityId ?? detail.type ?? 'Inspector finding',
-    observedAt: envelope.time ?? new Date(0).toISOString(),
+    title: bounded(detail.title ?? cve?.vulnerabilityId ?? detail.type ?? 'Inspector finding', TEXT.name),
+    observedAt: bounded(envelope.time, 64) ?? new Date(0).toISOString(),
   };
 }
 
@@ -136,7 +136,7 @@ export function normaliseInspectorScan(event: unknown, home?: Home): ImageFindin
     ...origin,
     repository: repositoryNameFrom(required(detail['repository-name'], 'detail.repository-name'), origin),
     digest: required(detail['image-digest'], 'detail.image-digest'),
-    tags: detail['image-tags'] ?? [],
+    tags: (detail['image-tags'] ?? []).slice(0, 100),
     status,
     actionable: status === 'INITIAL_SCAN_COMPLETE',
     severityCounts: counts,

@@ -1,7 +1,7 @@
 import { PublishCommand } from '@aws-sdk/client-sns';
 import type { AwsClients } from '../aws/clients';
 import { awsErrorCode, awsErrorMessage } from '../aws/errors';
-import type { ActionOutcome, Notification } from '../notification';
+import { wellFormed, type ActionOutcome, type Notification } from '../notification';
 
 /**
  * SNS refuses a message over 256 KiB, body plus attributes (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html:
@@ -11,11 +11,6 @@ export const MAX_MESSAGE_BYTES = 240 * 1024;
 /** Publish's Subject: "UTF-8 text with no line breaks or control characters, and less than 100 characters long" (API_Publish). */
 export const MAX_SUBJECT_CHARS = 99;
 const SHORTENED_NOTE = 'Some fields were shortened to fit SNS; the full finding is in the evidence bucket and the ledger.';
-
-/** Lone surrogates replaced by U+FFFD (String#toWellFormed, ES2024). */
-export function wellFormed(text: string): string {
-  return text.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
-}
 
 /** Cuts a string to `max` UTF-16 units, never splitting a surrogate pair, ending in "…". */
 function cut(text: string, max: number): string {

@@ -1,4 +1,4 @@
-import type { ActionStatus, Notification } from '../notification';
+import { wellFormed, type ActionStatus, type Notification } from '../notification';
 
 /**
  * Renders a Notification as a Slack Block Kit message.
@@ -44,9 +44,9 @@ const CONTAINMENT_EMOJI: Record<Notification['containment']['state'], string> = 
 // ---------------------------------------------------------------------------------------------------------------------
 // Escaping and truncation
 
-/** Escapes Slack's control characters and defangs bare broadcast mentions. */
+/** Escapes Slack's control characters, defangs bare broadcast mentions and replaces lone surrogates. */
 export function esc(raw: string): string {
-  return raw
+  return wellFormed(raw)
     .replaceAll('&', '&amp;')
     .replaceAll('<', '&lt;')
     .replaceAll('>', '&gt;')
