@@ -149,7 +149,8 @@ export class ReplaySession {
   /** Handles one event; on the simulated account, then whatever the account emitted in reaction that a rule routes. */
   async replay(label: string, event: unknown, input?: string): Promise<ReplayLine[]> {
     const lines = [{ ...(await this.handle(label, event, true)), ...(input ? { input } : {}) }];
-    const account = this.liveDeps ? undefined : (await this.target(event))?.account;
+    // An event no rule routes reaches no deployment, so it adopts no account either.
+    const account = this.liveDeps || !lines[0]!.rule ? undefined : (await this.target(event))?.account;
     // Time passes before the next event: a task asked to stop goes through its lifecycle to STOPPED (and its service
     // starts a replacement), as it would in the minute after a response; its state changes are then replayed too.
     account?.ecs.settle();

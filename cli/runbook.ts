@@ -44,9 +44,9 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h', default: false },
 } satisfies ParseArgsConfig['options'];
 
-/** A result that did nothing a person asked for: an error, a failed step, or no match. */
+/** A result that did nothing a person asked for: an error, a failed step, or a target that matched nothing. */
 function failed(result: RunbookResult): boolean {
-  return !!result.error || result.actions.some((a) => a.status === 'failed');
+  return !!result.error || result.actions.some((a) => a.status === 'failed') || (!!result.ignored && result.actions.length === 0 && !result.records);
 }
 
 async function main(): Promise<number> {

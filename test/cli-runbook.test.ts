@@ -78,6 +78,12 @@ describe('nothing matched is a failure (issue 9, item 2)', () => {
     expect(result.containment).toBeUndefined();
   }, 200_000);
 
+  it('release-image of an image the responder never quarantined: exit 1, says so', () => {
+    const run = cli('runbook', ['release-image', '--repository', 'reports-job', '--digest', `sha256:${'9'.repeat(64)}`, '--reason', 'rebuilt', '--simulated']);
+    expect(run.code).toBe(1);
+    expect(run.out).toMatch(/is not quarantined by the responder/);
+  }, 120_000);
+
   it('a bare GuardDuty id works as guardduty:<id>; status of nothing fails; empty, blank and placeholder reasons are refused', async () => {
     deployment = await startDeployment();
     await seedAndRespond(deployment, loadEvent(HIGH));

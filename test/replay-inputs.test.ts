@@ -62,6 +62,13 @@ describe('replay takes events as people have them (issue 9, item 4)', () => {
     expect(status.records?.length).toBeGreaterThan(0);
   }, 120_000);
 
+  it('an event no rule routes adopts no account', async () => {
+    session = await ReplaySession.start();
+    const [line] = await session.replayFile(join(EVENTS_DIR, 'gd-ec2-instance-blackhole-dns-sample-negative.json'));
+    expect(line!.rule).toBeNull();
+    expect(session.accounts().map((a) => a.accountId)).toEqual(['111122223333']);
+  }, 60_000);
+
   it('a missing or unreadable file fails that file only; an empty file says so', async () => {
     const folder = dir();
     writeFileSync(join(folder, 'empty.json'), '');
