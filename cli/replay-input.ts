@@ -103,7 +103,7 @@ export function eventsIn(document: unknown, label: string): ReplayInput[] {
     list.map((finding, i) => ({
       label: list.length > 1 ? `${label} [${i + 1}/${list.length}]` : label,
       event: kind === 'GuardDuty' ? wrapGuardDutyFinding(finding) : wrapInspectorFinding(finding),
-      note: `a ${kind} finding as the AWS CLI prints it, wrapped as EventBridge delivers it`,
+      note: `${kind === 'Inspector' ? 'an' : 'a'} ${kind} finding as the AWS CLI prints it, wrapped as EventBridge delivers it`,
     }));
   if (Array.isArray(document)) {
     return document.flatMap((item, i) => eventsIn(item, document.length > 1 ? `${label} [${i + 1}/${document.length}]` : label));

@@ -62,6 +62,16 @@ describe('replay takes events as people have them (issue 9, item 4)', () => {
     expect(status.records?.length).toBeGreaterThan(0);
   }, 120_000);
 
+  it('Inspector findings as `aws inspector2 list-findings` prints them: wrapped as an Inspector2 Finding event', async () => {
+    const event = read(join(ROOT, 'events/inspector/inspector2-finding-ecr-critical-active.json'));
+    const file = join(dir(), 'list-findings.json');
+    writeFileSync(file, JSON.stringify({ findings: [event.detail] }));
+    session = await ReplaySession.start();
+    const [line] = await session.replayFile(file);
+    expect(line).toMatchObject({ rule: 'imageFinding', input: 'an Inspector finding as the AWS CLI prints it, wrapped as EventBridge delivers it' });
+    expect(line!.error).toBeUndefined();
+  }, 60_000);
+
   it('an event no rule routes adopts no account', async () => {
     session = await ReplaySession.start();
     const [line] = await session.replayFile(join(EVENTS_DIR, 'gd-ec2-instance-blackhole-dns-sample-negative.json'));
