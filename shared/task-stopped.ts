@@ -1,5 +1,6 @@
 import type { NetworkAclDeny } from './aws/network-acl';
 import { removeNetworkAclDeny } from './aws/network-acl';
+import { deploymentHome } from './config';
 import { InvalidEventError } from './events/invalid-event';
 import { parseTaskStateChange } from './events/ecs-task-state';
 import type { ActionOutcome } from './notification';
@@ -13,7 +14,7 @@ export async function cleanUpStoppedTask(event: unknown, deps: PipelineDeps): Pr
   const none: EventResult = { finding: null, decision: null, actions: [], notifications: 0 };
   let taskArn: string;
   try {
-    const change = parseTaskStateChange(event);
+    const change = parseTaskStateChange(event, deploymentHome(deps.config));
     if (change.detail.lastStatus !== 'STOPPED') return { ...none, ignored: `task is ${change.detail.lastStatus}, not STOPPED` };
     taskArn = change.detail.taskArn;
   } catch (error) {

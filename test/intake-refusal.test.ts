@@ -5,6 +5,7 @@ import { respondToImageFinding } from '../shared/image-pipeline';
 import { guardLaunchOrPush } from '../shared/launch-guard';
 import { respondToRuntimeFinding } from '../shared/pipeline';
 import { runRunbook } from '../shared/runbook';
+import { cleanUpStoppedTask } from '../shared/task-stopped';
 import type { SimulatedDeployment } from '../sim/deployment';
 import { ROOT, rejectedItems, startDeployment, variant, type Json } from './helpers/deployment';
 
@@ -79,6 +80,20 @@ describe('every intake refuses what is not ours or not well formed, naming the f
     deployment = await startDeployment();
     deployment.account.seedFromEvent(event('guardduty/gd-ecs-fargate-reverse-shell.json'));
     expect((await respondToRuntimeFinding(event('guardduty/gd-ecs-fargate-reverse-shell.json'), deployment.depsFor('runtimeFinding'))).error).toBeUndefined();
+  });
+
+  it('a stopped-task event of another account or region is refused before any call', async () => {
+    deployment = await startDeployment();
+    const stopped = (change: (e: Json) => void) => launch((e) => {
+      e.detail.lastStatus = e.detail.desiredStatus = 'STOPPED';
+      change(e);
+    });
+    for (const bad of [stopped((e) => (e.account = '444455556666')), stopped((e) => (e.detail.taskArn = e.detail.taskArn.replace('us-east-1', 'eu-west-1')))]) {
+      expect((await cleanUpStoppedTask(bad, deployment.depsFor('taskStopped'))).error).toMatch(/^(account|detail\.taskArn): /);
+    }
+    const elsewhere = JSON.parse(JSON.stringify(stopped(() => undefined)).replaceAll('111122223333', '444455556666'));
+    expect((await cleanUpStoppedTask(elsewhere, deployment.depsFor('taskStopped'))).error).toMatch(/^account: .*own account 111122223333/);
+    expect(deployment.account.calls).toEqual([]);
   });
 
   it('a runbook command for another account or region is refused before any call', async () => {
