@@ -81,7 +81,7 @@ function expectedRefusalNotes(outcomes: ActionOutcome[]): string[] {
   if (!refused) return [];
   const held = mechanismsHeld(outcomes);
   return [
-    `As expected on Fargate and awsvpc tasks, AWS does not let an account change the security groups of an ECS-managed interface${refused.errorCode ? ` (${refused.errorCode})` : ''}; ${held ? `${held} held instead` : 'the ladder went on'}.`,
+    `As expected on Fargate and awsvpc tasks, AWS does not let an account change the security groups of an ECS-managed interface${refused.errorCode ? ` (${refused.errorCode})` : ''}; ${held ? `what held instead: ${held}` : 'the ladder went on'}.`,
   ];
 }
 
