@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
+import { describeReplayLine } from '../cli/replay-report';
 import { ReplaySession } from '../cli/replay-session';
 import { respondToImageFinding } from '../shared/image-pipeline';
 import { respondToRuntimeFinding } from '../shared/pipeline';
@@ -70,6 +71,16 @@ describe('replay takes events as people have them (issue 9, item 4)', () => {
     const [line] = await session.replayFile(file);
     expect(line).toMatchObject({ rule: 'imageFinding', input: 'an Inspector finding as the AWS CLI prints it, wrapped as EventBridge delivers it' });
     expect(line!.error).toBeUndefined();
+  }, 60_000);
+
+  it('a status payload among the events prints the records it found in the readable output', async () => {
+    const file = join(dir(), 'status.json');
+    writeFileSync(file, JSON.stringify({ runbook: 'status', findingId: read(REVERSE_SHELL).detail.id }));
+    session = await ReplaySession.start();
+    await session.replayFile(REVERSE_SHELL);
+    const [line] = await session.replayFile(file);
+    const text = describeReplayLine(line!);
+    expect(text).toMatch(/stop-task \[stop-task\] {2}applied \(enforce\) {2}by automation/);
   }, 60_000);
 
   it('an event no rule routes adopts no account', async () => {
