@@ -57,6 +57,14 @@ const RULES = {
   quarantineRepositories: matching(/^[a-z0-9._/*?-]{1,256}$/, 'one repository name pattern (lowercase letters, digits, . _ - / and the wildcards * ?)'),
   imageTaskClusters: commaList(CLUSTER, 'cluster names'),
   slackWebhookSecretName: matching(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'a Secrets Manager secret name (letters, digits and /_+=.@-)'),
+  // Organization-wide response (README, "Organization"): member account ids (12 digits), or an organization id
+  // (o- and 10 to 32 lowercase letters or digits, Organizations API reference), the member role's name (IAM role names:
+  // [\w+=,.@-], here at most 56 so "-runbook" fits in 64), and the external id its trust demands (sts:ExternalId: 2 to
+  // 1224 of [\w+=,.@:/-], AssumeRole API reference; not a secret, as AWS says of external ids).
+  memberAccounts: commaList(/^\d{12}$/, '12-digit account ids'),
+  organizationId: matching(/^(o-[a-z0-9]{10,32})?$/, 'empty or an organization id (o-xxxxxxxxxx)'),
+  memberRoleName: matching(/^[\w+=,.@-]{1,56}$/, 'an IAM role name of at most 56 characters'),
+  memberExternalId: matching(/^([\w+=,.@:/-]{2,1224})?$/, 'empty or 2 to 1224 of letters, digits and +=,.@:/-'),
 };
 
 /**
@@ -82,6 +90,9 @@ async function validate({ options, resolveVariable }) {
     const problem = rule.check(raw);
     if (problem) problems.push(`${name}: "${raw}" ${problem}`);
     else values[name] = rule.value ? rule.value(raw) : raw;
+  }
+  if ((values.memberAccounts || values.organizationId) && !values.memberExternalId) {
+    problems.push('memberExternalId: is required with memberAccounts or organizationId (the member roles trust only it)');
   }
   if (problems.length) {
     const error = new Error(`Invalid stage parameters:\n  ${problems.join('\n  ')}`);

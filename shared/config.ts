@@ -25,6 +25,11 @@ export interface ResponderConfig {
   switchParameter?: string;
   /** Clusters searched for tasks running a quarantined image; empty or absent: every cluster (ListClusters). */
   imageTaskClusters?: string[];
+  /**
+   * Organization-wide: the member accounts the responder also acts in (through their member role), or every account
+   * of `organizationId`. Absent: only its own account and region.
+   */
+  organization?: { memberAccounts: string[]; organizationId?: string; roleName?: string; externalId?: string };
 }
 
 function list(value: string | undefined): string[] {
@@ -62,6 +67,7 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env): Res
     forceObserve: env.RESPONDER_FORCE_OBSERVE === 'true',
     switchParameter: env.RESPONDER_SWITCH_PARAMETER || undefined,
     imageTaskClusters: list(env.IMAGE_TASK_CLUSTERS),
+    ...organizationFromEnvironment(env),
   };
 }
 
@@ -69,10 +75,24 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env): Res
  * The deployment's own account, region and partition, read from its topic's ARN (`arn:<partition>:sns:<region>:<account>:<name>`,
  * set by serverless.yml in the stack's own account and region), so it needs no setting of its own.
  */
-export function deploymentHome(config: Pick<ResponderConfig, 'topicArn'>): Home {
+export function deploymentHome(config: Pick<ResponderConfig, 'topicArn' | 'organization'>): Home {
   const [, partition = '', , region = '', account = ''] = config.topicArn.split(':');
   if (!PARTITION.test(partition) || !REGION.test(region) || !ACCOUNT_ID.test(account)) {
     throw new Error(`NOTIFY_TOPIC_ARN: "${config.topicArn}" is not an SNS topic ARN; the deployment's account and region come from it`);
   }
-  return { account, region, partition };
+  const organization = config.organization;
+  if (!organization) return { account, region, partition };
+  // Organization-wide: members' findings arrive in the security account's bus, possibly forwarded from another region
+  // (README, "Organization"). Any account passes the intake; whether the responder acts in it is decided, and said in a
+  // notification, when it acts (shared/acting-account.ts).
+  return { account, region, partition, organizationWide: true };
+}
+
+/** MEMBER_ACCOUNTS / ORGANIZATION_ID (stage parameters memberAccounts, organizationId): absent, this account only. */
+function organizationFromEnvironment(env: NodeJS.ProcessEnv): Pick<ResponderConfig, 'organization'> {
+  const memberAccounts = list(env.MEMBER_ACCOUNTS);
+  const organizationId = env.ORGANIZATION_ID || undefined;
+  if (!memberAccounts.length && !organizationId) return {};
+  if (!env.MEMBER_EXTERNAL_ID) throw new Error('MEMBER_EXTERNAL_ID: is required with MEMBER_ACCOUNTS or ORGANIZATION_ID');
+  return { organization: { memberAccounts, organizationId, roleName: env.MEMBER_ROLE_NAME || 'ecs-threat-responder-member', externalId: env.MEMBER_EXTERNAL_ID } };
 }

@@ -3,8 +3,10 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
 import { join } from 'node:path';
-import { createAwsClients } from './aws/clients';
-import { configFromEnvironment } from './config';
+import { OrganizationsClient } from '@aws-sdk/client-organizations';
+import { createAwsClients, type AwsClients } from './aws/clients';
+import { MemberAccounts } from './aws/member-accounts';
+import { configFromEnvironment, deploymentHome, type ResponderConfig } from './config';
 import { Ledger } from './ledger';
 import { withObserveSwitch } from './observe-switch';
 import type { PipelineDeps } from './pipeline';
@@ -24,13 +26,30 @@ function baseDeps(): PipelineDeps {
   if (deps) return deps;
   const config = configFromEnvironment();
   const policyFile = process.env.POLICY_FILE ?? join(process.env.LAMBDA_TASK_ROOT ?? process.cwd(), 'policy.yml');
+  const clients = createAwsClients();
   deps = {
-    clients: createAwsClients(),
+    clients,
+    memberAccounts: memberAccountsFor(config, clients),
     ledger: new Ledger(DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }), config.tableName),
     policy: loadPolicyFile(policyFile),
     config,
   };
   return deps;
+}
+
+/** Organization-wide: the member role is assumed in each allowed account (shared/aws/member-accounts.ts). */
+function memberAccountsFor(config: ResponderConfig, clients: AwsClients): MemberAccounts | undefined {
+  const organization = config.organization;
+  if (!organization) return undefined;
+  return new MemberAccounts(
+    { accounts: organization.memberAccounts, organizationId: organization.organizationId, roleName: organization.roleName ?? 'ecs-threat-responder-member', externalId: organization.externalId ?? '' },
+    {
+      homeAccountId: deploymentHome(config).account,
+      sts: clients.sts,
+      organizations: organization.organizationId ? new OrganizationsClient({}) : undefined,
+      clientsWith: (region, credentials) => createAwsClients({ region, credentials }),
+    },
+  );
 }
 
 /** The container's dependencies with the live observe switch applied (read through Powertools, cached 30 s). */

@@ -1,4 +1,6 @@
+import { actingIn } from './acting-account';
 import type { AwsClients } from './aws/clients';
+import type { MemberAccounts } from './aws/member-accounts';
 import { isMutatingAction } from './actions/registry';
 import type { ActionRuntime, Audit } from './actions/response-action';
 import type { ResponderConfig } from './config';
@@ -16,6 +18,8 @@ import { readTaskState, type TaskState } from './task-state';
 
 export interface PipelineDeps {
   clients: AwsClients;
+  /** Organization-wide: how to act in a member account (absent: the responder acts only in its own). */
+  memberAccounts?: MemberAccounts;
   ledger: Ledger;
   policy: Policy;
   config: ResponderConfig;
@@ -131,6 +135,9 @@ export async function respond(request: ResponseRequest, deps: PipelineDeps): Pro
   }
 
   const automatic = finding.source !== 'runbook';
+  const acting = await actingIn(deps, finding);
+  if (!acting.ok) return refuseResponse(request, acting.why, deps, summary);
+  deps = acting.deps;
   const outcomes: ActionOutcome[] = [];
   let pending: ActionOutcome[];
   let result: EventResult;
@@ -181,4 +188,27 @@ export async function respond(request: ResponseRequest, deps: PipelineDeps): Pro
   }
   if (pending.length) throw new ResponseIncomplete(ledgerId, claim.attempt, pending);
   return result;
+}
+
+/**
+ * A response the responder may not make (the finding's account is not one it acts in, or the member role cannot be
+ * assumed): nothing is read or changed in that account; people are told why, once, and the claim is finished.
+ */
+async function refuseResponse(request: ResponseRequest, why: string, deps: PipelineDeps, summary: Pick<EventResult, 'finding' | 'decision'>): Promise<EventResult> {
+  const now = deps.now ?? (() => new Date());
+  const decision = { ...request.decision, steps: [], notes: [...request.decision.notes, why] };
+  const notification = buildRuntimeNotification({
+    finding: request.finding,
+    decision,
+    outcomes: [],
+    ledgerId: request.ledgerId,
+    requestedBy: request.requestedBy,
+    evidenceBucket: deps.config.evidenceBucket,
+    at: now(),
+    notes: [why],
+    images: request.finding.task.containers.map((c) => c.image),
+  });
+  const published = await publishNotification(deps.clients, deps.config.topicArn, notification);
+  await deps.ledger.finishClaim(request.ledgerId, 'refused');
+  return { ...summary, actions: [published], notifications: published.status === 'applied' ? 1 : 0, containment: 'not-contained', error: why, notes: decision.notes };
 }

@@ -41,7 +41,9 @@ export async function runSteps(decision: Decision, context: StepContext, runtime
       const verdict = await allowDestructive(ledger, runtime.safety ?? DEFAULT_SAFETY, context.scope, new Date());
       if (!verdict.allowed) {
         // Said loudly: in the outcome, the ledger and the notification's notes.
-        const withheld: ActionOutcome = { action: action.name, status: 'skipped', mechanism: 'safety', detail: verdict.why };
+        const withheld: ActionOutcome = verdict.transient
+          ? { action: action.name, status: 'failed', mechanism: 'safety', errorCode: verdict.transient, detail: verdict.why }
+          : { action: action.name, status: 'skipped', mechanism: 'safety', detail: verdict.why };
         outcomes.push(withheld);
         decision.notes.push(verdict.why);
         await ledger.recordOutcome(audit, action.name, withheld, context.recordTarget);

@@ -18,6 +18,7 @@ import { respond, type EventResult, type PipelineDeps } from './pipeline';
 import { protectionReason, type Decision } from './policy/decide';
 import type { ImageDecision } from './policy/decide-image';
 import { imageLedgerId } from './image/image-reference';
+import { actingIn } from './acting-account';
 import { clusterTagsOf, readTaskState, type TaskState } from './task-state';
 
 export const RUNBOOK_COMMANDS = ['isolate', 'stop', 'quarantine-image', 'release', 'release-image', 'status', 'history'] as const;
@@ -136,6 +137,10 @@ async function containmentHeld(command: RunbookCommand, deps: PipelineDeps, task
 async function containTask(command: RunbookCommand, deps: PipelineDeps, requestedBy: string): Promise<RunbookResult> {
   const requestId = `runbook:${command.runbook}:${randomUUID()}`;
   const finding = runbookFinding(command, command.taskArn!, requestId);
+  // Organization-wide: a member's task is read and changed through the member's runbook role.
+  const acting = await actingIn(deps, finding);
+  if (!acting.ok) throw new InvalidEventError('taskArn', acting.why);
+  deps = acting.deps;
   const task = await readTaskState(deps.clients, finding.task);
   finding.task = { ...finding.task, service: task.service, launchType: task.launchType, tags: task.tags, containers: task.containers };
   finding.clusterTags = await clusterTagsOf(deps.clients, finding.task.clusterArn);
@@ -244,6 +249,13 @@ async function release(command: RunbookCommand, deps: PipelineDeps, requestedBy:
   const all = await recordsFor(command, deps);
   if (all.length === 0) return await nothingMatched(command, deps);
   const records = all.filter((r) => r.mode === 'enforce').sort((a, b) => b.at.localeCompare(a.at));
+  // Organization-wide: undo acts in the account and region of the task the records name.
+  const taskTarget = records.map((r) => TASK_ARN.exec(String(r.target ?? '').replace(/^task:/, ''))).find((m) => m !== null);
+  if (taskTarget) {
+    const acting = await actingIn(deps, { account: taskTarget[2]!, region: taskTarget[1]!, id: command.findingId ?? 'release' });
+    if (!acting.ok) return { finding: null, decision: null, actions: [], notifications: 0, error: acting.why };
+    deps = acting.deps;
+  }
   const outcomes: ActionOutcome[] = [];
   const runtime: ActionRuntime = {
     clients: deps.clients,

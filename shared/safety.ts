@@ -1,8 +1,9 @@
-import { awsErrorCode, awsErrorMessage } from './aws/errors';
+import { awsErrorCode, awsErrorMessage, failureCode, isTransient } from './aws/errors';
 import type { Ledger } from './ledger';
 import type { Safety } from './policy/policy-schema';
 
-export type SafetyVerdict = { allowed: true } | { allowed: false; why: string };
+/** `transient`: the counter could not be read for a reason that passes (throttling, a 5xx): retry the event. */
+export type SafetyVerdict = { allowed: true } | { allowed: false; why: string; transient?: string };
 
 function windowStart(now: Date, minutes: number): Date {
   const size = minutes * 60_000;
@@ -26,6 +27,8 @@ export async function allowDestructive(ledger: Ledger, safety: Safety, scope: { 
     }
     return { allowed: true };
   } catch (error) {
-    return { allowed: false, why: `SAFETY CHECK FAILED (${awsErrorCode(error)}: ${awsErrorMessage(error)}): no destructive action taken` };
+    // Fails closed now; a transient cause (the ledger throttled) is retried with the event rather than held for good.
+    const why = `SAFETY CHECK FAILED (${awsErrorCode(error)}: ${awsErrorMessage(error)}): no destructive action taken`;
+    return isTransient(error) ? { allowed: false, why, transient: failureCode(error) } : { allowed: false, why };
   }
 }

@@ -10,7 +10,10 @@ import { withObserveSwitch } from '../shared/observe-switch';
 import type { EventResult, PipelineDeps } from '../shared/pipeline';
 import type { Policy } from '../shared/policy/policy';
 import { SimulatedAccount } from './account';
+import { MemberAccounts } from '../shared/aws/member-accounts';
 import { IamEvaluator } from './iam/iam-evaluator';
+import { memberRolesFromTemplate } from './member-roles';
+import { SimulatedOrganization } from './organization';
 import { stackPolicies, type StackPolicies } from './iam/stack-policies';
 import { deterministicUuid } from './ids';
 import { packageStack } from './packaged-template';
@@ -35,6 +38,8 @@ export interface RegionalDeployment {
 }
 
 export interface SimulatedDeployment extends RegionalDeployment {
+  /** The organization, when the deployment is organization-wide. */
+  organization?: SimulatedOrganization;
   /** The ledger as a person with full access sees it (for reading state in tests and reports). */
   ledger: Ledger;
   /**
@@ -63,7 +68,16 @@ export interface DeploymentOptions {
   iam?: false | StackPolicies;
   /** Stage parameters the stack is packaged with (as `--param name=value`). */
   params?: Record<string, string>;
+  /**
+   * An organization-wide deployment: these member accounts (listed, or allowed as members of the organization), each
+   * with the member roles of organization/member-role.yml unless named in `withoutMemberRole`.
+   */
+  organization?: { members: string[]; byOrganizationId?: boolean; withoutMemberRole?: string[] };
 }
+
+/** The member role name (stage parameter memberRoleName's default) and the external id the simulated members trust. */
+export const MEMBER_ROLE = 'ecs-threat-responder-member';
+export const SIMULATED_EXTERNAL_ID = 'ecs-threat-responder-simulated-external-id';
 
 const TABLE_NAME = `${STACK}-ledger`;
 
@@ -105,6 +119,30 @@ export async function startSimulatedDeployment(options: DeploymentOptions): Prom
   const ledgerOn = (client: DynamoDBClient) => new Ledger(DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }), TABLE_NAME, options.now);
   const switchParameter = `/ecs-threat-responder/${SIMULATED_STAGE}/observe-switch`;
 
+  const organization = options.organization ? new SimulatedOrganization(account.accountId, options.now) : undefined;
+  if (organization && options.organization) {
+    account.organization = organization;
+    organization.adopt(account);
+    for (const member of options.organization.members) {
+      organization.addMember(member);
+      if (options.organization.withoutMemberRole?.includes(member)) continue;
+      organization.deployMemberRoles(member, memberRolesFromTemplate(member, account.region, { SecurityAccountId: account.accountId, ResponderStackName: STACK, ExternalId: SIMULATED_EXTERNAL_ID, RoleName: MEMBER_ROLE }));
+    }
+  }
+  const memberAccountsFor = (regional: SimulatedAccount, functionName: FunctionName, clients: PipelineDeps['clients']): MemberAccounts | undefined => {
+    if (!organization || !options.organization) return undefined;
+    const byOrganization = options.organization.byOrganizationId ?? false;
+    return new MemberAccounts(
+      {
+        accounts: byOrganization ? [] : options.organization.members,
+        organizationId: byOrganization ? organization.organizationId : undefined,
+        // People's commands go through the member's runbook role, the only one that may undo (organization/member-role.yml).
+        roleName: functionName === 'runbook' ? `${MEMBER_ROLE}-runbook` : MEMBER_ROLE,
+        externalId: SIMULATED_EXTERNAL_ID,
+      },
+      { homeAccountId: regional.accountId, sts: clients.sts, organizations: regional.organizationsClient(functionName), clientsWith: (region, credentials) => organization.clientsFor(credentials, region), now: options.now },
+    );
+  };
   const regions = new Map<string, RegionalDeployment>();
   const deploy = (regional: SimulatedAccount) => {
     const evidenceBucket = `${STACK}-evidence-${regional.region}`;
@@ -130,6 +168,9 @@ export async function startSimulatedDeployment(options: DeploymentOptions): Prom
       protectedClusters: [],
       defaultMode: 'enforce',
       forceObserve: false,
+      ...(organization && options.organization
+        ? { organization: options.organization.byOrganizationId ? { memberAccounts: [], organizationId: organization.organizationId } : { memberAccounts: options.organization.members } }
+        : {}),
       ...options.config,
     };
     const byFunction = new Map<FunctionName, PipelineDeps>();
@@ -152,7 +193,8 @@ export async function startSimulatedDeployment(options: DeploymentOptions): Prom
           },
           { step: 'initialize', name: 'simulatedIam' },
         );
-        deps = { clients: regional.clients({ principal: functionName }), ledger: ledgerOn(client), policy: options.policy, config, now: options.now };
+        const clients = regional.clients({ principal: functionName });
+        deps = { clients, ledger: ledgerOn(client), policy: options.policy, config, now: options.now, memberAccounts: memberAccountsFor(regional, functionName, clients) };
         byFunction.set(functionName, deps);
       }
       return deps;
@@ -171,6 +213,7 @@ export async function startSimulatedDeployment(options: DeploymentOptions): Prom
   const home = deploy(account);
   return {
     account,
+    organization,
     dynamo,
     dynamoEndpoint,
     ledger: ledgerOn(dynamo),

@@ -38,6 +38,8 @@ export class SimulatedOrganization {
   private readonly roles = new Map<string, MemberRole[]>();
   private readonly accounts = new Map<string, SimulatedAccount>();
   private readonly sessions = new Map<string, Session>();
+  /** Roles a test wrote (not the shipped template): their decisions are recorded apart. */
+  private syntheticRoles = false;
 
   constructor(
     readonly managementAccountId: string,
@@ -74,8 +76,9 @@ export class SimulatedOrganization {
   }
 
   /** What a StackSet instance of the member template creates in the account: its roles (IAM is global). */
-  deployMemberRoles(accountId: string, roles: MemberRole[]): void {
+  deployMemberRoles(accountId: string, roles: MemberRole[], options: { synthetic?: boolean } = {}): void {
     this.roles.set(accountId, roles);
+    this.syntheticRoles = options.synthetic ?? false;
     for (const [key, account] of this.accounts) if (key.startsWith(`${accountId}/`)) this.enforceMemberRoles(account, roles);
   }
 
@@ -87,7 +90,7 @@ export class SimulatedOrganization {
         return [principal, { functionName: principal, roleLogicalId: role.roleName, roleArn, sessionArn: `arn:aws:sts::${account.accountId}:assumed-role/${role.roleName}/session`, policies: role.policies }];
       }),
     );
-    account.enforceIam(new IamEvaluator({ functions, resourcePolicies: {} }, account.accountId, { recordDir: process.env.RESPONDER_IAM_RECORD_DIR, synthetic: false }));
+    account.enforceIam(new IamEvaluator({ functions, resourcePolicies: {} }, account.accountId, { recordDir: process.env.RESPONDER_IAM_RECORD_DIR, synthetic: this.syntheticRoles }));
   }
 
   /** sts:AssumeRole as the caller (a role ARN), after the caller's own IAM allowed the call. */

@@ -49,7 +49,7 @@ describe('acting in a member account through its role', () => {
   it('assumes the member role with the external id; the clients act in the member account as that role; evidence and notifications stay home', async () => {
     const { org, home } = organization();
     asCaller(org);
-    org.deployMemberRoles(MEMBER, [memberRole]);
+    org.deployMemberRoles(MEMBER, [memberRole], { synthetic: true });
     const member = org.account(MEMBER, 'eu-west-1');
     const task = member.runTask({ cluster: 'payments', taskDefinitionArn: `arn:aws:ecs:eu-west-1:${MEMBER}:task-definition/api:1`, launchType: 'FARGATE', containers: [] });
     const homeClients = home.clients();
@@ -67,7 +67,7 @@ describe('acting in a member account through its role', () => {
   it('the member role allows only what its policies say: anything else is refused in the member account', async () => {
     const { org, home } = organization();
     asCaller(org);
-    org.deployMemberRoles(MEMBER, [memberRole]);
+    org.deployMemberRoles(MEMBER, [memberRole], { synthetic: true });
     const task = org.account(MEMBER, 'eu-west-1').runTask({ cluster: 'payments', taskDefinitionArn: `arn:aws:ecs:eu-west-1:${MEMBER}:task-definition/api:1`, launchType: 'FARGATE', containers: [] });
     const clients = await access(org).clientsFor(home.clients(), MEMBER, 'eu-west-1', 'f1');
     await expect(clients.ecs.send(new DescribeTasksCommand({ cluster: 'payments', tasks: [task.taskArn] }))).resolves.toBeDefined();
@@ -79,7 +79,7 @@ describe('acting in a member account through its role', () => {
     let now = new Date('2026-11-29T03:00:00Z');
     const { org, home } = organization(() => now);
     asCaller(org);
-    org.deployMemberRoles(MEMBER, [memberRole]);
+    org.deployMemberRoles(MEMBER, [memberRole], { synthetic: true });
     const member = access(org, {}, () => now);
     await member.clientsFor(home.clients(), MEMBER, 'eu-west-1', 'f1');
     now = new Date('2026-11-29T03:54:00Z');
@@ -95,7 +95,7 @@ describe('acting in a member account through its role', () => {
     asCaller(org);
     await expect(access(org).clientsFor(home.clients(), MEMBER, 'eu-west-1', 'f1')).rejects.toThrow(MemberRoleUnavailable);
 
-    org.deployMemberRoles(MEMBER, [memberRole]);
+    org.deployMemberRoles(MEMBER, [memberRole], { synthetic: true });
     await expect(access(org, { externalId: 'guess' }).clientsFor(home.clients(), MEMBER, 'eu-west-1', 'f1')).rejects.toThrow(/organization\/member-role\.yml/);
 
     (home.sts as unknown as { principalArn: string }).principalArn = `arn:aws:iam::${SECURITY}:role/someone-else`;

@@ -86,16 +86,18 @@ describe('blast-radius limit', () => {
     expect(message.notes).toContain('Forced past the automatic safety rails by oncall.');
   });
 
-  it('fails closed: an error while counting means no destructive action, and a notification saying so', async () => {
+  it('fails closed: an error while counting means no destructive action now, a notification saying so, and a retry of the event', async () => {
     deployment = await startDeployment({ policy: isolateOnly('  maxDestructivePerAccount: 5') });
     const [event] = burst(1);
     deployment.account.seedFromEvent(event);
     deployment.depsFor('runtimeFinding').ledger.takeSlot = () => Promise.reject(Object.assign(new Error('table throttled'), { name: 'ProvisionedThroughputExceededException' }));
-    const result = await respondToRuntimeFinding(event, deployment.depsFor('runtimeFinding'));
-    expect(result.actions[0]).toMatchObject({ status: 'skipped', mechanism: 'safety', detail: expect.stringMatching(/^SAFETY CHECK FAILED \(ProvisionedThroughputExceededException/) });
+    // A throttled counter is transient: nothing destructive now, people are told, and the invocation fails so Lambda
+    // delivers the event again (shared/pipeline.ts ResponseIncomplete).
+    await expect(respondToRuntimeFinding(event, deployment.depsFor('runtimeFinding'))).rejects.toThrow(/isolate-task\/safety \(ProvisionedThroughputExceededException\) failed transiently/);
     expect(denyEntries(deployment)).toBe(0);
     expect(deployment.account.callsTo('ec2', 'ModifyNetworkInterfaceAttribute')).toEqual([]);
-    expect(result.notifications).toBe(1);
+    const message = JSON.parse(deployment.account.sns.published.at(-1)!.message);
+    expect(message.notes).toContainEqual(expect.stringMatching(/^SAFETY CHECK FAILED \(ProvisionedThroughputExceededException/));
   });
 });
 

@@ -15,6 +15,10 @@ const DEFAULTS: Record<string, string | number> = {
   quarantineRepositories: '*',
   imageTaskClusters: '',
   slackWebhookSecretName: 'ecs-threat-responder/dev/slack-webhook',
+  memberAccounts: '',
+  organizationId: '',
+  memberRoleName: 'ecs-threat-responder-member',
+  memberExternalId: '',
 };
 
 /** A fresh copy of the module (it keeps its verdict per process, as osls runs once), resolving the given --param values. */
@@ -48,6 +52,10 @@ describe('stage parameters', () => {
     ['imageTaskClusters', 'prod-*', 'imageTaskClusters: "prod-*" must be a comma-separated list of cluster names'],
     ['slackWebhookSecretName', 'slack webhook', 'slackWebhookSecretName: "slack webhook" must be a Secrets Manager secret name'],
     ['minSeverty', '4', 'minSeverty: not a stage parameter of this service'],
+    ['memberAccounts', '4444-5555-6666', 'memberAccounts: "4444-5555-6666" must be a comma-separated list of 12-digit account ids'],
+    ['organizationId', 'r-abcd', 'organizationId: "r-abcd" must be empty or an organization id'],
+    ['memberRoleName', 'a role', 'memberRoleName: "a role" must be an IAM role name'],
+    ['memberAccounts', '444455556666', 'memberExternalId: is required with memberAccounts or organizationId'],
   ])('refuse %s=%s, naming it', async (name, value, message) => {
     await expect(resolve('defaultMode', { [name]: value })).rejects.toThrow(message);
   });

@@ -203,7 +203,8 @@ describe('IAM in the packaged template', () => {
 
   it("RuntimeFindingRole grants only the registry's permissions and the pipeline's reads", () => {
     // Logs, failure queue, encryption, ledger, and the live observe switch every acting function reads.
-    const infrastructure = /^(logs|sqs|kms|dynamodb|ssm):/;
+    // (and, organization-wide, the member role and the membership check: sts, organizations).
+    const infrastructure = /^(logs|sqs|kms|dynamodb|ssm|sts|organizations):/;
     const granted = new Set(
       statements()
         .filter((s) => s.where.startsWith('RuntimeFindingRole/') && s.Effect === 'Allow')

@@ -5,6 +5,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { STSClient } from '@aws-sdk/client-sts';
+import type { AwsCredentialIdentity } from '@smithy/types';
 
 /** Every AWS client the pipeline uses. Tests and the replay CLI pass clients wired to the simulated account. */
 export interface AwsClients {
@@ -19,11 +20,13 @@ export interface AwsClients {
 
 export interface ClientOptions {
   region?: string;
+  /** An assumed role's (a member account's); absent, the default credential chain. */
+  credentials?: AwsCredentialIdentity;
 }
 
 /** Clients for a real account, from the default credential chain. */
 export function createAwsClients(options: ClientOptions = {}): AwsClients {
-  const config = { region: options.region, maxAttempts: 4 };
+  const config = { region: options.region, credentials: options.credentials, maxAttempts: 4 };
   return {
     ecs: new ECSClient(config),
     ec2: new EC2Client(config),

@@ -6,6 +6,11 @@ export interface Home {
   account: string;
   region: string;
   partition: string;
+  /**
+   * Organization-wide: events of any account and region of the partition are accepted here; the account is checked
+   * against the allowed members when the responder acts, and actions run in the event's own region.
+   */
+  organizationWide?: boolean;
 }
 
 /**
@@ -16,6 +21,7 @@ export function assertOurs(origin: Origin, home: Home, fields: { account: string
   if (origin.partition !== undefined && origin.partition !== home.partition) {
     throw new InvalidEventError(fields.account, `is in partition ${origin.partition}; this deployment is in ${home.partition}`);
   }
+  if (home.organizationWide) return;
   if (origin.account !== home.account) throw new InvalidEventError(fields.account, `is ${origin.account}; this deployment acts only in its own account ${home.account}`);
   if (origin.region !== home.region) throw new InvalidEventError(fields.region, `is ${origin.region}; this deployment acts only in its own region ${home.region}`);
 }

@@ -2,12 +2,11 @@ import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dy
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ResponderConfig } from '../../shared/config';
 import type { Notification } from '../../shared/notification';
 import { parsePolicy, loadPolicyFile, type Policy } from '../../shared/policy/policy';
 import { respondToRuntimeFinding, type EventResult } from '../../shared/pipeline';
 import type { CallRecord, SimulatedAccount } from '../../sim/account';
-import { startSimulatedDeployment, type SimulatedDeployment } from '../../sim/deployment';
+import { startSimulatedDeployment, type DeploymentOptions as SimulatedDeploymentOptions, type SimulatedDeployment } from '../../sim/deployment';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const EVENTS_DIR = join(ROOT, 'events/guardduty');
@@ -33,12 +32,8 @@ export function policyFrom(yaml: string): Policy {
   return parsePolicy(yaml, 'test-policy.yml');
 }
 
-export interface DeploymentOptions {
-  policy?: Policy;
-  config?: Partial<ResponderConfig>;
-  account?: SimulatedAccount;
-  now?: () => Date;
-}
+/** What a simulated deployment takes; the shipped policy unless a test names another. */
+export type DeploymentOptions = Omit<SimulatedDeploymentOptions, 'policy'> & { policy?: Policy };
 
 /** A simulated deployment (account + dynalite ledger) with the shipped policy unless told otherwise. */
 export function startDeployment(options: DeploymentOptions = {}): Promise<SimulatedDeployment> {
