@@ -1,3 +1,4 @@
+import { actingIn } from './acting-account';
 import { isMutatingAction } from './actions/registry';
 import type { ActionRuntime, Audit } from './actions/response-action';
 import { parseOrReject } from './events/parse-or-reject';
@@ -88,8 +89,13 @@ export async function respondToImage(request: ImageResponseRequest, deps: Pipeli
   if (!claim.claimed) {
     return { ...summary, actions: [], notifications: 0, ignored: `already handled for this image (delivery ${claim.deliveries}, severity rank ${claim.severity}): one message per image` };
   }
+  // Organization-wide: a member's repository and tasks are reached through the member role; a refusal only notifies.
+  const acting = await actingIn(deps, finding);
+  if (acting.ok) deps = acting.deps;
+  const refused = acting.ok ? undefined : acting.why;
+  const decisionHere = refused ? { ...decision, steps: decision.steps.filter((s) => s.action === 'notify'), notes: [...decision.notes, refused] } : decision;
   try {
-    const tasksUsingImage = finding.actionable ? await findTasksUsingImage(deps.clients, finding.repository, finding.digest, deps.config.imageTaskClusters) : [];
+    const tasksUsingImage = finding.actionable && !refused ? await findTasksUsingImage(deps.clients, finding.repository, finding.digest, deps.config.imageTaskClusters) : [];
     const outcomes: ActionOutcome[] = [];
     const runtime: ActionRuntime = {
       clients: deps.clients,
@@ -99,7 +105,7 @@ export async function respondToImage(request: ImageResponseRequest, deps: Pipeli
         ledgerId: entryId,
         requestedBy,
         policyRule: decision.policyRule,
-        mode: decision.mode,
+        mode: decisionHere.mode,
         reason: request.reason ?? `${finding.title} on ${finding.repository}`,
         ticket: request.ticket,
       },
@@ -112,7 +118,7 @@ export async function respondToImage(request: ImageResponseRequest, deps: Pipeli
           {
             ...buildImageNotification({
               finding,
-              decision,
+              decision: decisionHere,
               severityCounts: decision.severityCounts,
               vulnerabilities: decision.vulnerabilities,
               tasksUsingImage,
@@ -126,10 +132,10 @@ export async function respondToImage(request: ImageResponseRequest, deps: Pipeli
           },
         ),
     };
-    await runSteps(decision, { target: { finding, tasksUsingImage, rawEvent: request.rawEvent }, recordTarget: imageId, scope: { account: finding.account } }, runtime, outcomes);
-    const containment = imageContainmentOf(decision, outcomes);
-    await deps.ledger.finishClaim(ledgerId, containment.state);
-    return resultOf(summary, outcomes, containment, decision.notes);
+    await runSteps(decisionHere, { target: { finding, tasksUsingImage, rawEvent: request.rawEvent }, recordTarget: imageId, scope: { account: finding.account } }, runtime, outcomes);
+    const containment = imageContainmentOf(decisionHere, outcomes);
+    await deps.ledger.finishClaim(ledgerId, refused ? 'refused' : containment.state);
+    return { ...resultOf(summary, outcomes, containment, decisionHere.notes), ...(refused ? { error: refused } : {}) };
   } catch (error) {
     await deps.ledger.abandonClaim(ledgerId);
     throw error;

@@ -1,3 +1,4 @@
+import { actingIn } from './acting-account';
 import { stopTaskOnce } from './actions/stop-task';
 import type { ActionRuntime, Audit } from './actions/response-action';
 import { parseTaskStateChange } from './events/ecs-task-state';
@@ -73,6 +74,11 @@ export async function guardTaskLaunch(event: unknown, deps: PipelineDeps, reques
   const change = parsed.value;
   const { detail } = change;
   if (!STARTING.has(detail.lastStatus) || detail.desiredStatus === 'STOPPED') return { ...NONE, ignored: `task is ${detail.lastStatus} (desired ${detail.desiredStatus ?? '?'}): not a launch` };
+  // Organization-wide: a member's task is read and stopped through the member role.
+  const [, , , taskRegion = '', taskAccount = ''] = detail.taskArn.split(':');
+  const acting = await actingIn(deps, { account: taskAccount, region: taskRegion, id: detail.taskArn.split('/').pop() ?? 'launch' });
+  if (!acting.ok) return { ...NONE, error: acting.why };
+  deps = acting.deps;
 
   let task: TaskState | undefined;
   let containers: ContainerImage[] = detail.containers.filter((c) => c.image).map((c) => ({ image: c.image!, imageDigest: c.imageDigest }));

@@ -1,3 +1,4 @@
+import { actingIn } from './acting-account';
 import type { NetworkAclDeny } from './aws/network-acl';
 import { removeNetworkAclDeny } from './aws/network-acl';
 import { deploymentHome } from './config';
@@ -21,8 +22,16 @@ export async function cleanUpStoppedTask(event: unknown, deps: PipelineDeps): Pr
     if (error instanceof InvalidEventError) return { ...none, error: error.message };
     throw error;
   }
+  const records = await deps.ledger.recordsForTarget(`task:${taskArn}`);
+  // Organization-wide: a member's network ACL is changed through the member role.
+  if (records.length) {
+    const [, , , region = '', account = ''] = taskArn.split(':');
+    const acting = await actingIn(deps, { account, region, id: taskArn.split('/').pop() ?? 'stopped' });
+    if (!acting.ok) return { ...none, error: acting.why };
+    deps = acting.deps;
+  }
   const actions: ActionOutcome[] = [];
-  for (const record of await deps.ledger.recordsForTarget(`task:${taskArn}`)) {
+  for (const record of records) {
     // `failed` too: a half-made deny (ingress in, egress refused) still holds an entry of ours.
     if (record.mechanism !== 'network-acl' || !['applied', 'intent', 'failed'].includes(record.status) || !record.beforeState) continue;
     const deny = record.beforeState as unknown as NetworkAclDeny;

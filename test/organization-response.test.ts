@@ -1,4 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { respondToImageFinding } from '../shared/image-pipeline';
+import { guardLaunchOrPush } from '../shared/launch-guard';
+import { cleanUpStoppedTask } from '../shared/task-stopped';
 import { respondToRuntimeFinding } from '../shared/pipeline';
 import { runRunbook } from '../shared/runbook';
 import type { SimulatedDeployment } from '../sim/deployment';
@@ -115,5 +119,44 @@ describe("a person's command on a member's task", () => {
     expect(released.actions.filter((a) => a.status === 'failed')).toEqual([]);
     expect(denyEntriesFor(member, eni.subnetId, `${eni.privateIpAddress}/32`)).toEqual([]);
     expect(new Set(member.calls.filter((c) => c.service !== 'sts').map((c) => c.principal))).toEqual(new Set([`member:${MEMBER_ROLE}-runbook`]));
+  });
+});
+
+describe("a member's images, launches and stopped tasks", () => {
+  const readEvent = (path: string): Json => JSON.parse(readFileSync(path, 'utf8'));
+  const SCAN = inAccount(readEvent('events/ecr/01-ecr-image-scan-complete-critical.json'), MEMBER);
+  const LAUNCH = inAccount(readEvent('events/ecs/ecs-task-launch-quarantined-digest.json'), MEMBER);
+
+  it('a critical scan archives the image in the member account; a task launched from it there is stopped', async () => {
+    deployment = await startDeployment({ organization: { members: [MEMBER], byOrganizationId: true } });
+    const member = deployment.organization!.account(MEMBER, SCAN.region);
+    member.seedFromEvent(SCAN);
+
+    const scanned = await respondToImageFinding(SCAN, deployment.depsFor('imageFinding'));
+    expect(scanned.containment).toBe('contained (archive)');
+    expect(member.ecr.image(SCAN.detail['repository-name'], SCAN.detail['image-digest'])!.imageStatus).toBe('ARCHIVED');
+
+    member.seedFromEvent(LAUNCH);
+    const guarded = await guardLaunchOrPush(LAUNCH, deployment.depsFor('taskLaunchGuard'));
+    expect(guarded.containment).toBe('contained (stop-task)');
+    expect(member.ecs.tasks.get(LAUNCH.detail.taskArn)!.desiredStatus).toBe('STOPPED');
+    expect(new Set(member.calls.filter((c) => c.service !== 'sts').map((c) => c.principal))).toEqual(new Set([`member:${MEMBER_ROLE}`]));
+    expect(deployment.account.calls.filter((c) => c.service === 'ecr' || c.service === 'ecs')).toEqual([]);
+  });
+
+  it("a member's contained task stops: the clean-up removes its network-ACL deny in the member account", async () => {
+    deployment = await startDeployment({ organization: { members: [MEMBER], byOrganizationId: true } });
+    const event = inAccount(REVERSE_SHELL, MEMBER);
+    const member = deployment.organization!.account(MEMBER, event.region);
+    member.seedFromEvent(event);
+    const eni = member.ec2.networkInterfaces.get(member.ecs.tasks.get(taskArnOf(event))!.eni!.networkInterfaceId)!;
+    await respondToRuntimeFinding(event, deployment.depsFor('runtimeFinding'));
+    member.ecs.settle();
+    const stopped = member.drainEvents().find((e) => e.detail.taskArn === taskArnOf(event) && e.detail.lastStatus === 'STOPPED')!;
+
+    const cleaned = await cleanUpStoppedTask(stopped, deployment.depsFor('taskStopped'));
+
+    expect(cleaned.actions).toMatchObject([{ action: 'release', status: 'applied', mechanism: 'network-acl' }]);
+    expect(denyEntriesFor(member, eni.subnetId, `${eni.privateIpAddress}/32`)).toEqual([]);
   });
 });
