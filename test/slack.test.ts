@@ -153,7 +153,7 @@ describe('renderSlackMessage', () => {
       ':memo: *planned* `stop-task` — via `stop-task`',
       ':x: *failed* `tag-image`',
       '(`AccessDeniedException`)',
-      ':no_entry_sign: *unsupported* `isolate-ec2-host`',
+      ':information_source: *unsupported* `isolate-ec2-host`',
       // indicators
       'attacker-controlled',
       '*Process:* `xmrig`',

@@ -29,7 +29,8 @@ const STATUS_EMOJI: Record<ActionStatus, string> = {
   skipped: ':fast_forward:',
   failed: ':x:',
   planned: ':memo:',
-  unsupported: ':no_entry_sign:',
+  // AWS does not allow it here (a Fargate interface's groups, say): a fact the ladder works around, not a failure.
+  unsupported: ':information_source:',
 };
 
 const CONTAINMENT_EMOJI: Record<Notification['containment']['state'], string> = {
