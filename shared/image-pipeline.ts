@@ -9,7 +9,7 @@ import { findTasksUsingImage } from './image/tasks-using-image';
 import type { ActionOutcome } from './notification';
 import { buildImageNotification, imageContainmentOf, severityNumber } from './notify/build-image-notification';
 import { publishNotification } from './notify/publish-notification';
-import { resultOf, type EventResult, type PipelineDeps } from './pipeline';
+import { attemptsHeadline, ResponseIncomplete, resultOf, retryNotes, settleClaim, type EventResult, type PipelineDeps } from './pipeline';
 import { decideImage, type ImageDecision } from './policy/decide-image';
 import { protectionReason } from './policy/decide';
 import { runSteps } from './run-steps';
@@ -94,6 +94,10 @@ export async function respondToImage(request: ImageResponseRequest, deps: Pipeli
   if (acting.ok) deps = acting.deps;
   const refused = acting.ok ? undefined : acting.why;
   const decisionHere = refused ? { ...decision, steps: decision.steps.filter((s) => s.action === 'notify'), notes: [...decision.notes, refused] } : decision;
+  // Automation's response is retried with the event (Lambda's retries); a person runs their command again.
+  const automatic = requestedBy === AUTOMATION && finding.source !== 'runbook';
+  let pending: ActionOutcome[];
+  let result: EventResult;
   try {
     const tasksUsingImage = finding.actionable && !refused ? await findTasksUsingImage(deps.clients, finding.repository, finding.digest, deps.config.imageTaskClusters) : [];
     const outcomes: ActionOutcome[] = [];
@@ -111,33 +115,36 @@ export async function respondToImage(request: ImageResponseRequest, deps: Pipeli
       },
       safety: deps.policy.safety,
       protectionOf: (target) => protectionReason(deps.policy, deps.config, target),
-      publishNotification: () =>
-        publishNotification(
-          deps.clients,
-          deps.config.topicArn,
-          {
-            ...buildImageNotification({
-              finding,
-              decision: decisionHere,
-              severityCounts: decision.severityCounts,
-              vulnerabilities: decision.vulnerabilities,
-              tasksUsingImage,
-              outcomes,
-              ledgerId: entryId,
-              requestedBy,
-              at: now(),
-            }),
-            // A person's command is a runbook message, with their reason.
-            ...(request.reason ? { kind: 'runbook' as const, reason: request.reason, ticket: request.ticket } : {}),
-          },
-        ),
+      publishNotification: () => {
+        const built = buildImageNotification({
+          finding,
+          decision: decisionHere,
+          severityCounts: decision.severityCounts,
+          vulnerabilities: decision.vulnerabilities,
+          tasksUsingImage,
+          outcomes,
+          ledgerId: entryId,
+          requestedBy,
+          at: now(),
+          notes: retryNotes(outcomes, claim.attempt, automatic),
+        });
+        return publishNotification(deps.clients, deps.config.topicArn, {
+          ...built,
+          headline: attemptsHeadline(built.headline, outcomes, claim.attempt, automatic),
+          // A person's command is a runbook message, with their reason.
+          ...(request.reason ? { kind: 'runbook' as const, reason: request.reason, ticket: request.ticket } : {}),
+        });
+      },
     };
     await runSteps(decisionHere, { target: { finding, tasksUsingImage, rawEvent: request.rawEvent }, recordTarget: imageId, scope: { account: finding.account } }, runtime, outcomes);
     const containment = imageContainmentOf(decisionHere, outcomes);
-    await deps.ledger.finishClaim(ledgerId, refused ? 'refused' : containment.state);
-    return { ...resultOf(summary, outcomes, containment, decisionHere.notes), ...(refused ? { error: refused } : {}) };
+    pending = await settleClaim(deps.ledger, ledgerId, outcomes, refused ? 'refused' : containment.state, automatic);
+    result = { ...resultOf(summary, outcomes, containment, [...decisionHere.notes, ...retryNotes(outcomes, claim.attempt, automatic)]), ...(refused ? { error: refused } : {}) };
   } catch (error) {
-    await deps.ledger.abandonClaim(ledgerId);
+    // The lease lets a retry in anyway if this write fails too.
+    await deps.ledger.abandonClaim(ledgerId).catch(() => undefined);
     throw error;
   }
+  if (pending.length) throw new ResponseIncomplete(ledgerId, claim.attempt, pending);
+  return result;
 }

@@ -9,7 +9,7 @@ import { guardImagePush } from './image-push-guard';
 import type { ActionOutcome } from './notification';
 import { buildLaunchGuardNotification } from './notify/build-launch-guard-notification';
 import { publishNotification } from './notify/publish-notification';
-import type { EventResult, PipelineDeps } from './pipeline';
+import { attemptsHeadline, ResponseIncomplete, retryNotes, settleClaim, type EventResult, type PipelineDeps } from './pipeline';
 import { forcedObserve } from './observe-switch';
 import { protectionReason } from './policy/decide';
 import { DEFAULT_SAFETY } from './policy/policy-schema';
@@ -60,7 +60,11 @@ async function withheldBySafety(deps: PipelineDeps, runtime: ActionRuntime, task
   if (protectedBy) return { action: 'launch-guard', status: 'skipped', mechanism: 'safety', detail: `Protected resource (${protectedBy}): not stopped`, target: `task:${task.taskArn}` };
   const account = task.taskArn.split(':')[4] ?? '';
   const verdict = await allowDestructive(runtime.ledger, runtime.safety ?? DEFAULT_SAFETY, { account, cluster: clusterName }, now);
-  return verdict.allowed ? undefined : { action: 'launch-guard', status: 'skipped', mechanism: 'safety', detail: verdict.why, target: `task:${task.taskArn}` };
+  if (verdict.allowed) return undefined;
+  // The counter could not be read or written (a throttle, a 5xx): not a limit reached; the event is delivered again.
+  return verdict.transient
+    ? { action: 'launch-guard', status: 'failed', mechanism: 'safety', errorCode: verdict.transient, detail: verdict.why, target: `task:${task.taskArn}` }
+    : { action: 'launch-guard', status: 'skipped', mechanism: 'safety', detail: verdict.why, target: `task:${task.taskArn}` };
 }
 
 /**
@@ -99,6 +103,9 @@ export async function guardTaskLaunch(event: unknown, deps: PipelineDeps, reques
   const ledgerId = `launch-guard:${detail.taskArn}`;
   const claim = await deps.ledger.claim({ ledgerId, severity: 1, count: 1, mode });
   if (!claim.claimed) return { ...NONE, decision, ignored: `already handled this task's launch (delivery ${claim.deliveries})` };
+  const automatic = requestedBy === AUTOMATION;
+  let pending: ActionOutcome[];
+  let result: EventResult;
   try {
     const audit: Audit = {
       ledgerId: hit.quarantine.ledgerId,
@@ -108,8 +115,8 @@ export async function guardTaskLaunch(event: unknown, deps: PipelineDeps, reques
       reason: `started from quarantined image ${hit.repository}`,
     };
     const outcomes: ActionOutcome[] = [];
-    const build = () =>
-      buildLaunchGuardNotification({
+    const build = () => {
+      const built = buildLaunchGuardNotification({
         task,
         image: hit,
         quarantine: hit.quarantine,
@@ -120,6 +127,9 @@ export async function guardTaskLaunch(event: unknown, deps: PipelineDeps, reques
         region: change.region ?? detail.clusterArn.split(':')[3] ?? '',
         observeReason: forcedObserve(deps.policy, deps.config),
       });
+      const retry = retryNotes(outcomes, claim.attempt, automatic);
+      return { ...built, headline: attemptsHeadline(built.headline, outcomes, claim.attempt, automatic), notes: [...built.notes, ...retry] };
+    };
     const runtime: ActionRuntime = {
       clients: deps.clients,
       ledger: deps.ledger,
@@ -145,16 +155,19 @@ export async function guardTaskLaunch(event: unknown, deps: PipelineDeps, reques
     }
     outcomes.push(await runtime.publishNotification());
     const notification = build();
-    await deps.ledger.finishClaim(ledgerId, notification.containment.state);
-    return {
+    pending = await settleClaim(deps.ledger, ledgerId, outcomes, notification.containment.state, automatic);
+    result = {
       ...NONE,
       decision,
       actions: outcomes,
       notifications: outcomes.filter((o) => o.action === 'notify' && o.status === 'applied').length,
       containment: notification.containment.mechanism ? `${notification.containment.state} (${notification.containment.mechanism})` : notification.containment.state,
+      ...(notification.notes.length ? { notes: notification.notes } : {}),
     };
   } catch (error) {
-    await deps.ledger.abandonClaim(ledgerId);
+    await deps.ledger.abandonClaim(ledgerId).catch(() => undefined);
     throw error;
   }
+  if (pending.length) throw new ResponseIncomplete(ledgerId, claim.attempt, pending);
+  return result;
 }

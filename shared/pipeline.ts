@@ -74,6 +74,24 @@ export function retryNotes(outcomes: ActionOutcome[], attempt: number, automatic
     : [`Failed transiently: ${steps}. Retried automatically (attempt ${attempt} of ${MAX_ATTEMPTS}); what held is not repeated.`];
 }
 
+/**
+ * After the steps: the claim is finished, or kept open (`retry`) while an automatic response still has a step that
+ * failed transiently, so Lambda's re-delivery is a retry and not a duplicate. Returns those steps: the caller throws
+ * `ResponseIncomplete` with them once its result is recorded and people were told.
+ */
+export async function settleClaim(ledger: Ledger, ledgerId: string, outcomes: ActionOutcome[], state: string, automatic: boolean): Promise<ActionOutcome[]> {
+  const pending = automatic ? stepsToRetry(outcomes) : [];
+  if (pending.length) await ledger.retryClaim(ledgerId, state);
+  else await ledger.finishClaim(ledgerId, state);
+  return pending;
+}
+
+/** The last of Lambda's attempts with a step still failing: people are told how many were made, and that it is not contained. */
+export function attemptsHeadline(headline: string, outcomes: ActionOutcome[], attempt: number, automatic: boolean): string {
+  const final = automatic && attempt >= MAX_ATTEMPTS && stepsToRetry(outcomes).length > 0;
+  return final ? headline.replace(/^NOT (CONTAINED|QUARANTINED|STOPPED)/, `NOT CONTAINED after ${attempt} attempts`) : headline;
+}
+
 /** The result of a response that ran its steps: what was done, how many messages went out, what held. */
 export function resultOf(
   summary: Pick<EventResult, 'finding' | 'decision'>,
@@ -152,7 +170,6 @@ export async function respond(request: ResponseRequest, deps: PipelineDeps): Pro
       safety: deps.policy.safety,
       publishNotification: () => {
         const retry = retryNotes(outcomes, claim.attempt, automatic);
-        const final = automatic && retry.length > 0 && claim.attempt >= MAX_ATTEMPTS;
         const built = buildRuntimeNotification({
             finding,
             decision,
@@ -164,8 +181,7 @@ export async function respond(request: ResponseRequest, deps: PipelineDeps): Pro
             at: now(),
             notes: [...(task.found ? [] : [task.notFoundReason ?? 'DescribeTasks did not find the task.']), ...retry],
         });
-        // The last of Lambda's attempts: people are told how many were made, and that the event is not contained.
-        const headline = final ? built.headline.replace(/^NOT CONTAINED/, `NOT CONTAINED after ${claim.attempt} attempts`) : built.headline;
+        const headline = attemptsHeadline(built.headline, outcomes, claim.attempt, automatic);
         return publishNotification(deps.clients, deps.config.topicArn, {
           ...built,
           headline,
@@ -176,10 +192,7 @@ export async function respond(request: ResponseRequest, deps: PipelineDeps): Pro
     const scope = { account: finding.account, cluster: finding.task.clusterName };
     await runSteps(decision, { target: { finding, task, rawEvent: request.rawEvent }, recordTarget: `task:${task.taskArn}`, scope }, runtime, outcomes);
     const containment = containmentOf(decision, outcomes);
-    pending = automatic ? stepsToRetry(outcomes) : [];
-    // The claim stays open while a step remains to finish: a re-delivery is then a retry, not a duplicate.
-    if (pending.length) await deps.ledger.retryClaim(ledgerId, containment.state);
-    else await deps.ledger.finishClaim(ledgerId, containment.state);
+    pending = await settleClaim(deps.ledger, ledgerId, outcomes, containment.state, automatic);
     result = resultOf(summary, outcomes, containment, [...decision.notes, ...retryNotes(outcomes, claim.attempt, automatic)]);
   } catch (error) {
     // The lease lets a retry in anyway if this write fails too.

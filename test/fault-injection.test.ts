@@ -1,10 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { PipelineDeps } from '../shared/pipeline';
 import { runRunbook } from '../shared/runbook';
 import type { SimulatedDeployment } from '../sim/deployment';
-import { serviceError, timeoutError } from '../sim/service-error';
 import { denyEntriesFor, loadEvent, notifications, policyFrom, startDeployment } from './helpers/deployment';
+import { interceptCalls, type FaultKind, type FaultPlan } from './helpers/fault-injection';
 
 // A fault at any AWS or ledger call of a critical Fargate response (a throttle, a 5xx, a timeout, or the call
 // succeeding and the function dying before it records it), then Lambda's re-deliveries (3 attempts in all) and a
@@ -24,47 +23,8 @@ rules:
       - notify
 `);
 
-type Kind = 'throttle' | 'server' | 'timeout' | 'died';
-interface Plan { at: number; kind: Kind; seen: number; dead: boolean }
-
-/** The function ended (a Lambda timeout or crash): nothing after it reaches AWS or the ledger. */
-class FunctionDied extends Error {
-  override readonly name = 'FunctionDied';
-}
-
-const SERVICES: Record<string, 'ec2' | 'ecs' | 's3' | 'sns' | 'dynamodb'> = { EC2Client: 'ec2', ECSClient: 'ecs', S3Client: 's3', SNSClient: 'sns', DynamoDBClient: 'dynamodb' };
-
-/**
- * Counts every call one function makes (its AWS clients and its ledger) and fails the planned one, above the SDK's own
- * retries (the initialize step), as a fault that outlasted them would.
- */
-function interceptCalls(deps: PipelineDeps, plan: { current?: Plan }): void {
-  const stacks = [deps.clients.ec2, deps.clients.ecs, deps.clients.s3, deps.clients.sns, (deps.ledger as unknown as { doc: { middlewareStack: never } }).doc];
-  for (const client of stacks) {
-    (client as unknown as { middlewareStack: { add: (m: unknown, o: unknown) => void } }).middlewareStack.add(
-      (next: (args: unknown) => Promise<unknown>, context: { clientName?: string; commandName?: string }) => async (args: unknown) => {
-        const p = plan.current;
-        if (!p) return next(args);
-        if (p.dead) throw new FunctionDied('the function had ended');
-        const index = p.seen++;
-        if (index !== p.at) return next(args);
-        const service = SERVICES[context.clientName ?? ''] ?? 'ec2';
-        const operation = (context.commandName ?? '').replace(/Command$/, '');
-        if (p.kind === 'died') {
-          const out = await next(args);
-          p.dead = true;
-          void out;
-          throw new FunctionDied(`died after ${operation} succeeded`);
-        }
-        if (p.kind === 'timeout') throw timeoutError(operation);
-        throw p.kind === 'throttle'
-          ? serviceError(service, service === 'ec2' ? 'RequestLimitExceeded' : 'ThrottlingException', service === 'ec2' ? 503 : 400)
-          : serviceError(service, service === 'ecs' ? 'ServerException' : service === 'dynamodb' ? 'InternalServerError' : 'InternalError', 500);
-      },
-      { step: 'initialize', name: 'faultInjection', priority: 'high' },
-    );
-  }
-}
+type Kind = FaultKind;
+type Plan = FaultPlan;
 
 async function run(at: number, kind: Kind): Promise<void> {
   let clock = new Date('2025-06-14T09:00:00Z');

@@ -14,10 +14,10 @@ import { loadPolicyFile, parsePolicy, PolicyError } from '../shared/policy/polic
 import type { SimulatedAccount } from '../sim/account';
 import { startSimulatedDeployment, type SimulatedDeployment } from '../sim/deployment';
 import { ROOT, type Json } from './helpers/deployment';
+import { CHECKOUT, launchEvent } from './helpers/image-events';
 
 const EVENTS = join(ROOT, 'events');
 const FOLDERS = ['ecr', 'ecs', 'inspector'];
-const CHECKOUT = 'sha256:c8be7b03fd5907ed0b6fb8cd0e3f3c31c3c83ed949f136b7754005025271738f';
 const BATCH = 'sha256:1fb9f60023ee6442a9d39d742f204a6017c34e581655436ac7a02e17b1437ed6';
 const PAYMENTS = 'sha256:3b0f7e5c1a9d2f4e6b8c0a1d3e5f7a9b2c4d6e8f0a1b3c5d7e9f1a2b4c6d8e0f';
 const REPORTS = 'sha256:90673131797612f7f9380750234507c07128c29865d2e94fdaacb715d9d6ea91';
@@ -38,18 +38,7 @@ function critical(overrides: { repository?: string; digest?: string; tags?: stri
   return scan;
 }
 
-function launch(digest = CHECKOUT, taskId = '0123456789abcdef0123456789abcdef'): Json {
-  const e = event('ecs/ecs-task-launch-quarantined-digest.json');
-  const arn = `arn:aws:ecs:us-east-1:111122223333:task/prod-cluster/${taskId}`;
-  e.id = `launch-${taskId}`;
-  e.resources = [arn];
-  e.detail.taskArn = arn;
-  e.detail.group = 'family:checkout-api';
-  e.detail.attachments[0].details = [{ name: 'subnetId', value: 'subnet-0b1c2d3e4f5a6b7c8' }];
-  e.detail.containers[0].imageDigest = digest;
-  e.detail.containers[0].taskArn = arn;
-  return e;
-}
+const launch = launchEvent;
 
 /**
  * Every event file under events/{ecr,ecs,inspector}, replayed in `npm start`'s order through one ReplaySession

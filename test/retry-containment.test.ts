@@ -4,6 +4,7 @@ import { runRunbook } from '../shared/runbook';
 import type { SimulatedAccount } from '../sim/account';
 import type { SimulatedDeployment } from '../sim/deployment';
 import { denyEntriesFor, loadEvent, notifications, policyFrom, startDeployment } from './helpers/deployment';
+import { imageEvent, NACL_POLICY_YAML } from './helpers/image-events';
 
 // Transient failures are retried with the event (Lambda's asynchronous retries: 3 attempts in all) until the task is
 // contained or people are told it is not; AWS's refusals stay final. People's commands repeated change nothing.
@@ -11,16 +12,7 @@ const FARGATE = loadEvent('gd-ecs-fargate-reverse-shell.json');
 const TASK = 'arn:aws:ecs:us-east-1:111122223333:task/prod-cluster/8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a';
 const LEDGER_ID = `guardduty:${FARGATE.detail.id}`;
 
-const naclOnly = policyFrom(`
-version: 1
-rules:
-  - name: contain
-    match: { severity: [HIGH, CRITICAL] }
-    actions:
-      - tag
-      - isolate-task: { fallback: [network-acl] }
-      - notify
-`);
+const naclOnly = policyFrom(NACL_POLICY_YAML);
 
 let d: SimulatedDeployment;
 afterEach(async () => d?.close());
@@ -84,6 +76,48 @@ rules:
     const retry = await d.invoke('runtimeFinding', FARGATE);
     expect(retry.containment).toBe('contained (stop-task)');
     expect(d.account.callsTo('ecs', 'StopTask').filter((c) => c.ok)).toHaveLength(1);
+  });
+});
+
+describe('retry to containment: image quarantine and the launch guard', () => {
+  const SCAN = imageEvent('ecr/01-ecr-image-scan-complete-critical.json');
+  const IMAGE_ID = `image:${SCAN.detail['repository-name']}@${SCAN.detail['image-digest']}`;
+  const imageOf = (account: SimulatedAccount) => account.ecr.image(SCAN.detail['repository-name'], SCAN.detail['image-digest'])!;
+
+  it('DescribeImages failing through every SDK attempt: recorded, told, the invocation fails, the re-delivery archives', async () => {
+    d = await startDeployment();
+    d.account.seedFromEvent(SCAN);
+    d.account.faults.inject({ service: 'ecr', operation: 'DescribeImages', error: 'server', times: 3 });
+    await expect(d.invoke('imageFinding', SCAN)).rejects.toBeInstanceOf(ResponseIncomplete);
+    expect(imageOf(d.account).imageStatus).toBe('ACTIVE');
+    expect(await d.ledger.getClaim(IMAGE_ID)).toMatchObject({ state: 'retry', attempts: 1 });
+    expect(notifications(d.account)[0]!.headline).toMatch(/^NOT QUARANTINED/);
+    expect(notifications(d.account)[0]!.notes.join(' ')).toMatch(/attempt 1 of 3/);
+
+    const retry = await d.invoke('imageFinding', SCAN);
+    expect(retry.containment).toBe('contained (archive)');
+    expect(imageOf(d.account).imageStatus).toBe('ARCHIVED');
+    expect(await d.ledger.getClaim(IMAGE_ID)).toMatchObject({ state: 'done' });
+    expect((await d.invoke('imageFinding', SCAN)).ignored).toMatch(/already handled/);
+  });
+
+  it('still failing after the last attempt: "NOT CONTAINED after 3 attempts"', async () => {
+    d = await startDeployment();
+    d.account.seedFromEvent(SCAN);
+    d.account.faults.inject({ service: 'ecr', operation: 'DescribeImages', error: 'throttle', times: 1000 });
+    for (let attempt = 1; attempt <= 3; attempt++) await expect(d.invoke('imageFinding', SCAN)).rejects.toBeInstanceOf(ResponseIncomplete);
+    const last = notifications(d.account).at(-1)!;
+    expect(last.headline).toMatch(/^NOT CONTAINED after 3 attempts: checkout-api@/);
+    expect(last.notes.join(' ')).toMatch(/failure queue/);
+  });
+
+  it("a person's quarantine-image that fails transiently is not retried by Lambda: it says to run the command again", async () => {
+    d = await startDeployment();
+    d.account.seedFromEvent(SCAN);
+    d.account.faults.inject({ service: 'ecr', operation: 'DescribeImages', error: 'server', times: 3 });
+    const result = await runRunbook({ runbook: 'quarantine-image', repository: SCAN.detail['repository-name'], imageDigest: SCAN.detail['image-digest'], reason: 'drill' }, d.depsFor('runbook'), 'alice');
+    expect(result.containment).toBe('not-contained');
+    expect(result.notes?.join(' ')).toMatch(/Run the command again/);
   });
 });
 
