@@ -7,6 +7,17 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+/** `--param name=value` flags, as osls deploy takes them. */
+export function parseParams(given: string[]): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const p of given) {
+    const at = p.indexOf('=');
+    if (at < 1) throw new UsageError(`--param "${p}" is not name=value`);
+    params[p.slice(0, at)] = p.slice(at + 1);
+  }
+  return params;
+}
+
 /**
  * `util.parseArgs`, strict, with errors for people: an unknown flag names the valid ones (Node's own message advises
  * `-- "--taks"`), a missing value names the flag.

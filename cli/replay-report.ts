@@ -14,8 +14,13 @@ export function describeReplayLine(line: ReplayLine): string {
   if (line.error) out.push(`${pad}✘ rejected: ${line.error} (no action taken)`);
   if (line.finding) out.push(`${pad}finding  ${line.finding.type}, severity ${line.finding.severity} (${line.finding.id})`);
   if (line.decision) out.push(`${pad}rule     ${line.decision.policyRule} (${line.decision.mode})`);
+  // Organization-wide, a response acts in two accounts (the member's resources, the security account's evidence and
+  // topic): each step then says where.
+  const accountOf = (a: object) => (a as { account?: string }).account;
+  const across = new Set(line.actions.map(accountOf).filter(Boolean)).size > 1;
   for (const a of line.actions) {
-    out.push(`${pad}${MARK[a.status] ?? '?'} ${a.action.padEnd(16)} ${a.status.padEnd(11)} ${a.mechanism ? `[${a.mechanism}] ` : ''}${a.detail ?? ''}`);
+    const where = across ? `(in ${accountOf(a)}) ` : '';
+    out.push(`${pad}${MARK[a.status] ?? '?'} ${a.action.padEnd(16)} ${a.status.padEnd(11)} ${a.mechanism ? `[${a.mechanism}] ` : ''}${where}${a.detail ?? ''}`);
   }
   for (const note of line.notes ?? []) out.push(`${pad}! ${note}`);
   if (line.ignored) out.push(`${pad}· ${line.ignored}`);

@@ -12,14 +12,15 @@ import { isRunbookPayload, type RunbookResult } from '../shared/runbook';
 import type { EventResult, PipelineDeps } from '../shared/pipeline';
 import { loadPolicyFile, type Policy } from '../shared/policy/policy';
 import { SimulatedAccount } from '../sim/account';
-import { startSimulatedDeployment, type FunctionName, type RegionalDeployment, type SimulatedDeployment } from '../sim/deployment';
+import { SIMULATED_EXTERNAL_ID, startSimulatedDeployment, type FunctionName, type RegionalDeployment, type SimulatedDeployment } from '../sim/deployment';
 import { loadEventRoutes, routeEvent, type EventRoute } from './event-routes';
+import { UsageError } from './cli-run';
 import { readEventFile } from './replay-input';
 
 export { expandEventPaths } from './replay-input';
 
 /** The simulated account before any event names another (the account of the samples in events/). */
-const DEFAULT_ACCOUNT = '111122223333';
+export const DEFAULT_ACCOUNT = '111122223333';
 
 /** One line of `replay --json`: the shape is part of the CLI's contract (README, "Replay"). */
 export interface ReplayLine extends Omit<EventResult, 'finding' | 'decision'> {
@@ -45,6 +46,43 @@ export interface ReplayOptions {
   policyFile?: string;
   /** Stage parameters, as `osls deploy --param name=value` takes them: the simulated stage is packaged with them. */
   params?: Record<string, string>;
+  /** Organization-wide (memberAccounts or organizationId): members of the simulated organization without the member role. */
+  withoutMemberRole?: string[];
+}
+
+/** The simulated organization stage parameters describe (memberAccounts, organizationId), if any. */
+export interface ReplayOrganization {
+  /** Listed members (memberAccounts), and members made without the role (--without-member-role). */
+  members: string[];
+  withoutMemberRole: string[];
+  /** organizationId: the responder asks Organizations; accounts the events come from join the organization as seen. */
+  organizationId?: string;
+}
+
+export function organizationFromParams(params: Record<string, string>, withoutMemberRole: string[] = []): ReplayOrganization | undefined {
+  const listed = (params.memberAccounts ?? '').split(',').map((a) => a.trim()).filter(Boolean);
+  const organizationId = params.organizationId?.trim() || undefined;
+  if (!listed.length && !organizationId) {
+    if (withoutMemberRole.length) throw new UsageError('--without-member-role needs an organization: --param memberAccounts=<ids> or --param organizationId=<o-...>');
+    return undefined;
+  }
+  return { members: [...new Set([...listed, ...withoutMemberRole])], withoutMemberRole, organizationId };
+}
+
+/** The account an event's resources live in (a finding's detail.accountId, an Inspector finding's awsAccountId, the envelope's, a runbook payload's). */
+export function accountOfEvent(event: unknown): string | undefined {
+  const envelope = (event ?? {}) as { account?: unknown; taskArn?: unknown; detail?: { accountId?: unknown; awsAccountId?: unknown } };
+  const fromTask = typeof envelope.taskArn === 'string' ? envelope.taskArn.split(':')[4] : undefined;
+  const candidates = [envelope.detail?.accountId, envelope.detail?.awsAccountId, envelope.account, fromTask];
+  return candidates.find((c): c is string => typeof c === 'string' && /^\d{12}$/.test(c));
+}
+
+/** Evidence and notifications are written in the responder's own account; every other step acts on the resource's. */
+const ACTS_AT_HOME = new Set(['capture-evidence', 'notify']);
+
+/** Each action of a result with the account it acted in. */
+export function withActionAccounts<T extends { actions: EventResult['actions'] }>(result: T, home: string, resourceAccount: string | undefined): T {
+  return { ...result, actions: result.actions.map((a) => ({ ...a, account: ACTS_AT_HOME.has(a.action) ? home : (resourceAccount ?? home) })) };
 }
 
 /** The responder's settings a stage's parameters give (as the functions read them from their environment). */
@@ -81,10 +119,18 @@ export class ReplaySession {
     private readonly routes: EventRoute[],
     private readonly policy: Policy,
     private readonly options: ReplayOptions,
-  ) {}
+  ) {
+    this.organization = options.live ? undefined : organizationFromParams(options.params ?? {}, options.withoutMemberRole);
+  }
+
+  /** Organization-wide: one deployment, in the security account, acting in members through their roles. */
+  private readonly organization: ReplayOrganization | undefined;
 
   static async start(options: ReplayOptions = {}): Promise<ReplaySession> {
     const policy = loadPolicyFile(options.policyFile ?? 'policy.yml');
+    const organization = options.live ? undefined : organizationFromParams(options.params ?? {}, options.withoutMemberRole);
+    // The simulated member roles trust the simulated external id: a stage needs one with either parameter.
+    if (organization && !options.params?.memberExternalId) options = { ...options, params: { ...options.params, memberExternalId: SIMULATED_EXTERNAL_ID } };
     const routes = loadEventRoutes({ params: options.params });
     if (!options.live) {
       const session = new ReplaySession(undefined, routes, policy, options);
@@ -120,19 +166,36 @@ export class ReplaySession {
 
   /** Every simulated regional account, of every adopted account id. */
   accounts(): SimulatedAccount[] {
-    return [...this.deployments.values()].flatMap((d) => d.accounts());
+    return [...new Set([...this.deployments.values()].flatMap((d) => [...d.accounts(), ...(d.organization?.allAccounts() ?? [])]))];
   }
 
   /** The simulated deployment of an account id, started on first use. */
   private async deploymentFor(accountId?: string, region?: string): Promise<SimulatedDeployment> {
-    const id = accountId ?? this.simulated?.account.accountId ?? DEFAULT_ACCOUNT;
+    // Organization-wide, every event reaches the security account's stack (the delegated administrator's bus).
+    const id = this.organization ? DEFAULT_ACCOUNT : (accountId ?? this.simulated?.account.accountId ?? DEFAULT_ACCOUNT);
     let deployment = this.deployments.get(id);
     if (!deployment) {
       const config = { ...configFromParams(this.options.params ?? {}), ...modeConfig(this.options.mode) };
-      deployment = await startSimulatedDeployment({ policy: this.policy, config, params: this.options.params, account: new SimulatedAccount({ accountId: id, region }) });
+      const org = this.organization;
+      const organization = org && { members: org.members, withoutMemberRole: org.withoutMemberRole, byOrganizationId: !!org.organizationId, organizationId: org.organizationId };
+      deployment = await startSimulatedDeployment({ policy: this.policy, config, params: this.options.params, account: new SimulatedAccount({ accountId: id, region }), organization });
       this.deployments.set(id, deployment);
     }
     return deployment;
+  }
+
+  /**
+   * Where an event's resources are: the deployment's own account, or (organization-wide) the member's simulated
+   * account in the event's region. With organizationId and no list, an account the events come from joins the
+   * organization when first seen, as a member account would be.
+   */
+  private resourceAccount(target: RegionalDeployment, event: unknown): SimulatedAccount {
+    const deployment = this.current;
+    const accountId = accountOfEvent(event);
+    if (!deployment?.organization || !accountId || accountId === deployment.account.accountId) return target.account;
+    const org = this.organization!;
+    if (org.organizationId && !org.members.length && !deployment.organization.isMember(accountId)) deployment.addMember(accountId);
+    return deployment.organization.account(accountId, target.account.region);
   }
 
   /** The regional deployment an event goes to: an event is handled by the stack of its own account and region. */
@@ -150,7 +213,8 @@ export class ReplaySession {
   async replay(label: string, event: unknown, input?: string): Promise<ReplayLine[]> {
     const lines = [{ ...(await this.handle(label, event, true)), ...(input ? { input } : {}) }];
     // An event no rule routes reaches no deployment, so it adopts no account either.
-    const account = this.liveDeps || !lines[0]!.rule ? undefined : (await this.target(event))?.account;
+    const target = this.liveDeps || !lines[0]!.rule ? undefined : await this.target(event);
+    const account = target && this.resourceAccount(target, event);
     // Time passes before the next event: a task asked to stop goes through its lifecycle to STOPPED (and its service
     // starts a replacement), as it would in the minute after a response; its state changes are then replayed too.
     account?.ecs.settle();
@@ -181,13 +245,16 @@ export class ReplaySession {
     if (!entry) throw new Error(`serverless.yml routes to ${rule}, which has no entry point`);
     try {
       const target = await this.target(event);
-      // The simulated account starts empty: create what the event names (cluster, task, interface, image) first.
-      if (seed) target?.account.seedFromEvent(event);
+      // The simulated account starts empty: create what the event names (cluster, task, interface, image) first, in
+      // the account it names (organization-wide, a member's).
+      if (seed && target) this.resourceAccount(target, event).seedFromEvent(event);
       const clients = target ? target.depsFor(rule as FunctionName).clients : this.liveDeps!.clients;
       // A runbook payload is a person's: the local caller identity is who asks (as the runbook CLI records it).
       const requestedBy = rule === 'runbook' ? (await clients.sts.send(new GetCallerIdentityCommand({}))).Arn : undefined;
       const result = target ? await target.invoke(rule as FunctionName, event, requestedBy) : await entry(event, this.liveDeps!, requestedBy);
-      return { event: label, rule, ...result };
+      // The responder's own account: its topic's.
+      const home = (target?.config ?? this.liveDeps!.config).topicArn.split(':')[4] ?? '';
+      return { event: label, rule, ...withActionAccounts(result, home, accountOfEvent(event)) };
     } catch (error) {
       return { event: label, rule, finding: null, decision: null, actions: [], notifications: 0, error: (error as Error).message };
     }
@@ -199,9 +266,10 @@ export class ReplaySession {
       const identity = await this.liveDeps.clients.sts.send(new GetCallerIdentityCommand({}));
       return ENTRY_POINTS.runbook!(payload, this.liveDeps, identity.Arn);
     }
-    const deployment = await this.deploymentFor();
+    // A command acts where its target is: the account its task ARN or `account` names (adopted as an event's would be).
+    const deployment = await this.deploymentFor(accountOfEvent(payload));
     const identity = await deployment.depsFor('runbook').clients.sts.send(new GetCallerIdentityCommand({}));
-    return deployment.invoke('runbook', payload, identity.Arn);
+    return withActionAccounts(await deployment.invoke('runbook', payload, identity.Arn), deployment.account.accountId, accountOfEvent(payload));
   }
 
   async close(): Promise<void> {

@@ -1,8 +1,8 @@
 import type { ParseArgsConfig } from 'node:util';
-import { UsageError, parseCliArgs, runCli } from './cli-run';
+import { UsageError, parseCliArgs, parseParams, runCli } from './cli-run';
 import { readLiveStack } from './live-stack';
 import { describeIam, describeReplayLine } from './replay-report';
-import { ReplaySession, expandEventPaths } from './replay-session';
+import { DEFAULT_ACCOUNT, ReplaySession, expandEventPaths, organizationFromParams } from './replay-session';
 
 const usage = `usage: npm run replay -- [options] <event files or folders>
 
@@ -14,7 +14,11 @@ findings are wrapped as EventBridge delivers them, and the output says so. Files
 
 options:  --json                one JSON line per event
           --mode observe|enforce  force every rule to observe, or run the policy as written
-          --param name=value    a stage parameter, as osls deploy takes it (e.g. --param defaultMode=observe)
+          --param name=value    a stage parameter, as osls deploy takes it (e.g. --param defaultMode=observe);
+                                memberAccounts=<id,id> or organizationId=<o-...> make the simulated account a
+                                security account acting in those members through their member roles
+          --without-member-role <account>
+                                a member of the simulated organization that has not deployed the member role
           --policy <file>       another policy file (default policy.yml)
           --live --stage <stage> [--region <r>]
                                 your AWS credentials and the deployed stack (settings read from its outputs); needs
@@ -29,18 +33,9 @@ const OPTIONS = {
   region: { type: 'string' },
   policy: { type: 'string' },
   param: { type: 'string', multiple: true, default: [] as string[] },
+  'without-member-role': { type: 'string', multiple: true, default: [] as string[] },
   help: { type: 'boolean', short: 'h', default: false },
 } satisfies ParseArgsConfig['options'];
-
-function parseParams(given: string[]): Record<string, string> {
-  const params: Record<string, string> = {};
-  for (const p of given) {
-    const at = p.indexOf('=');
-    if (at < 1) throw new UsageError(`--param "${p}" is not name=value`);
-    params[p.slice(0, at)] = p.slice(at + 1);
-  }
-  return params;
-}
 
 async function main(): Promise<number> {
   const { values, positionals } = parseCliArgs(OPTIONS);
@@ -51,6 +46,8 @@ async function main(): Promise<number> {
   if (values.mode !== undefined && values.mode !== 'observe' && values.mode !== 'enforce') throw new UsageError(`--mode must be observe or enforce, not "${values.mode}"`);
   if (values.live && (!values.mode || !values.stage)) throw new UsageError('--live needs --stage <stage> and an explicit --mode observe|enforce');
   if (values.live && values.param.length) throw new UsageError('--param is for the simulated account; --live runs with the stage as deployed');
+  if (values.live && values['without-member-role'].length) throw new UsageError('--without-member-role is for the simulated organization; --live acts in your real accounts');
+  for (const account of values['without-member-role']) if (!/^\d{12}$/.test(account)) throw new UsageError(`--without-member-role "${account}" is not a 12-digit account id`);
   if (positionals.length === 0) throw new UsageError('no events given');
   const paths = expandEventPaths(positionals);
   const log = values.json ? console.error : console.log;
@@ -67,8 +64,13 @@ async function main(): Promise<number> {
     session = await ReplaySession.start({ mode, live: stack, policyFile: values.policy });
   } else {
     const params = parseParams(values.param);
-    log(`replaying against a simulated account (nothing real)${Object.keys(params).length ? `, stage parameters ${values.param.join(' ')}` : ''}\n`);
-    session = await ReplaySession.start({ mode, policyFile: values.policy, params });
+    const withoutMemberRole = values['without-member-role'];
+    const organization = organizationFromParams(params, withoutMemberRole);
+    const where = organization
+      ? `a simulated organization (nothing real): security account ${DEFAULT_ACCOUNT} acting in ${organization.members.length ? `members ${organization.members.join(', ')}` : `the accounts of organization ${organization.organizationId}`} through their member roles${withoutMemberRole.length ? ` (${withoutMemberRole.join(', ')} without the role)` : ''}`
+      : 'a simulated account (nothing real)';
+    log(`replaying against ${where}${Object.keys(params).length ? `, stage parameters ${values.param.join(' ')}` : ''}\n`);
+    session = await ReplaySession.start({ mode, policyFile: values.policy, params, withoutMemberRole });
   }
   let errors = 0;
   try {

@@ -2,18 +2,22 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { ParseArgsConfig } from 'node:util';
 import { RUNBOOK_COMMANDS, type RunbookResult } from '../shared/runbook';
-import { UsageError, parseCliArgs, runCli } from './cli-run';
+import { UsageError, parseCliArgs, parseParams, runCli } from './cli-run';
 import { readLiveStack, stackName } from './live-stack';
 import { describeReplayLine } from './replay-report';
-import { ReplaySession, expandEventPaths } from './replay-session';
+import { DEFAULT_ACCOUNT, ReplaySession, expandEventPaths, organizationFromParams } from './replay-session';
 
 const usage = `usage: npm run runbook -- <${RUNBOOK_COMMANDS.join('|')}> [what] --reason "<why>" <where> [options]
 
 what:     --task <task ARN> | --finding <GuardDuty finding id, or its ledger id guardduty:<id>> | --repository <name> --digest <sha256:...>
+          --account <id>      organization-wide: the member account it acts in (a task ARN names it already; for
+                              quarantine-image and release-image it selects the member); status and history show
+                              only that account's records
 where (one is required; the first line of the output says where it acts):
           --live --stage <stage> [--region <r>]        your AWS credentials; the stack's table, bucket and topic from its outputs
           --via-lambda --stage <stage> [--region <r>]  invoke the deployed runbook function (its role acts)
-          --simulated                                  a fresh simulated account (nothing real); --replay <events> sets the scene first
+          --simulated                                  a fresh simulated account (nothing real); --replay <events> sets the scene first;
+                                                       --param name=value and --without-member-role <account> as replay takes them
 options:  --reason <text>     required for every command that changes something (not a placeholder such as <why>)
           --ticket <id>       recorded with the action
           --since <ISO time>  history: from when (default: 7 days ago)
@@ -25,6 +29,9 @@ options:  --reason <text>     required for every command that changes something 
 
 const OPTIONS = {
   task: { type: 'string' },
+  account: { type: 'string' },
+  param: { type: 'string', multiple: true, default: [] as string[] },
+  'without-member-role': { type: 'string', multiple: true, default: [] as string[] },
   finding: { type: 'string' },
   repository: { type: 'string' },
   digest: { type: 'string' },
@@ -64,9 +71,11 @@ async function main(): Promise<number> {
   if (targets.length === 0) throw new UsageError('where should it act? Give one of --live --stage <stage>, --via-lambda --stage <stage>, or --simulated');
   if (targets.length > 1) throw new UsageError(`give one target, not ${targets.join(' and ')}`);
   if ((values.live || values['via-lambda']) && !values.stage) throw new UsageError(`${targets[0]} needs --stage <stage> (the stage you deployed: osls deploy --stage <stage>)`);
+  if (!simulated && (values.param.length || values['without-member-role'].length)) throw new UsageError('--param and --without-member-role are for the simulated account; a deployed stage has its own parameters');
   const payload = {
     runbook: command,
     taskArn: values.task,
+    account: values.account,
     findingId: values.finding,
     repository: values.repository,
     imageDigest: values.digest,
@@ -78,6 +87,7 @@ async function main(): Promise<number> {
     ignoreMinHealthy: values['ignore-min-healthy'] || undefined,
   };
   const say = (line: string) => (values.json ? console.error : console.log)(line);
+  const inMember = values.account ? ` (in account ${values.account}, through its member runbook role)` : '';
 
   let result: RunbookResult;
   if (values['via-lambda']) {
@@ -86,7 +96,7 @@ async function main(): Promise<number> {
     if (!region) throw new Error('no AWS region: pass --region <region>, or set one in your profile (aws configure)');
     const identity = await new STSClient({ region }).send(new GetCallerIdentityCommand({}));
     const functionName = `${stackName(values.stage!)}-runbook`;
-    say(`acting on AWS account ${identity.Account}, ${region}, stage ${values.stage}: invoking ${functionName} as ${identity.Arn}`);
+    say(`acting on AWS account ${identity.Account}, ${region}, stage ${values.stage}: invoking ${functionName} as ${identity.Arn}${inMember}`);
     const out = await lambda.send(new InvokeCommand({ FunctionName: functionName, Payload: JSON.stringify({ ...payload, requestedBy: identity.Arn }) }));
     if (out.FunctionError) throw new Error(`runbook function failed: ${Buffer.from(out.Payload ?? []).toString()}`);
     result = JSON.parse(Buffer.from(out.Payload ?? []).toString()) as RunbookResult;
@@ -94,11 +104,15 @@ async function main(): Promise<number> {
     let session: ReplaySession;
     if (values.live) {
       const stack = await readLiveStack(values.stage!, values.region);
-      say(`acting on AWS account ${stack.account}, ${stack.region}, stage ${values.stage}, with your credentials (${stack.caller})`);
+      say(`acting on AWS account ${stack.account}, ${stack.region}, stage ${values.stage}, with your credentials (${stack.caller})${inMember}`);
       session = await ReplaySession.start({ live: stack });
     } else {
-      say(`acting on a simulated account (nothing real)${values.replay.length ? `, after replaying ${values.replay.join(' ')}` : ': it starts empty'}`);
-      session = await ReplaySession.start();
+      const params = parseParams(values.param);
+      const withoutMemberRole = values['without-member-role'];
+      const organization = organizationFromParams(params, withoutMemberRole);
+      const where = organization ? `a simulated organization (nothing real; security account ${DEFAULT_ACCOUNT})` : 'a simulated account (nothing real)';
+      say(`acting on ${where}${values.account ? `, in account ${values.account}` : ''}${values.replay.length ? `, after replaying ${values.replay.join(' ')}` : ': it starts empty'}`);
+      session = await ReplaySession.start({ params, withoutMemberRole });
     }
     try {
       const paths = expandEventPaths(values.replay);

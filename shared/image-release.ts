@@ -13,6 +13,8 @@ export interface ImageReleaseRequest {
   by: string;
   reason: string;
   ticket?: string;
+  /** The image's account (organization-wide, a member's; deps then act there); the responder's own by default. */
+  account?: string;
 }
 
 const UNDOABLE = new Set(['applied', 'intent', 'skipped', 'failed']);
@@ -39,8 +41,9 @@ export async function releaseImage(request: ImageReleaseRequest, deps: PipelineD
     await deps.ledger.markReleased(record, { by: request.by, reason: request.reason, detail: outcome.detail ?? '' });
   }
   forgetQuarantineState(deps.ledger, request.repository, request.digest);
-  // The topic lives in the responder's own account and region, which are the image's (no cross-account quarantine).
-  const [, , , region = '', account = ''] = deps.config.topicArn.split(':');
+  // The image is in the responder's region (its topic's), in its own account unless a member's was named.
+  const [, , , region = '', home = ''] = deps.config.topicArn.split(':');
+  const account = request.account ?? home;
   const notification: Notification = {
     schema: NOTIFICATION_SCHEMA_ID,
     version: NOTIFICATION_SCHEMA_VERSION,

@@ -32,6 +32,11 @@ const TASK_ARN = /^arn:aws[\w-]*:ecs:([\w-]+):(\d{12}):task\/([\w-]+)\/(\w+)$/;
 export const RunbookCommandSchema = z.strictObject({
   runbook: z.enum(RUNBOOK_COMMANDS),
   taskArn: z.string().regex(TASK_ARN, 'must be a long-format ECS task ARN (task/<cluster>/<id>)').optional(),
+  /**
+   * Organization-wide: the account the command acts in (a member's, through its runbook role). A task ARN names its
+   * account already (they must agree); for an image it selects the member; status and history keep its records only.
+   */
+  account: z.string().regex(/^\d{12}$/, 'must be a 12-digit account id').optional(),
   repository: z.string().regex(REPOSITORY_NAME, 'must be an ECR repository name (namespaces allowed, 2–256 characters)').optional(),
   imageDigest: z.string().regex(/^sha256:[a-f0-9]{64}$/, 'must be sha256:<64 hex>').optional(),
   // Ledger ids (`guardduty:<id>`, `runbook:isolate:<uuid>`, `image:<repo>@<digest>`): printable, far below DynamoDB's 2,048-byte key.
@@ -79,6 +84,8 @@ export function parseRunbookCommand(payload: unknown, home?: Home): RunbookComma
   // A person's command acts in the deployment's own account and region, as automation does.
   const task = command.taskArn === undefined ? undefined : parseTaskArn(command.taskArn, 'taskArn');
   if (task && home) assertOurs(task, home, { account: 'taskArn', region: 'taskArn' });
+  if (task && command.account && task.account !== command.account) throw new InvalidEventError('account', `is ${command.account}; the task ARN names account ${task.account}`);
+  if (command.account && home) assertOurs({ account: command.account, region: home.region }, home, { account: 'account', region: 'account' });
   if (MUTATING.has(command.runbook) && !command.reason?.trim()) {
     throw new InvalidEventError('reason', `is required for ${command.runbook}: say why, it is recorded and sent with the notification`);
   }
@@ -175,14 +182,14 @@ async function containTask(command: RunbookCommand, deps: PipelineDeps, requeste
 
 /** A person quarantines an image: the same image path as a scan, with their reason and a decision of their own. */
 async function quarantineImageByHand(command: RunbookCommand, deps: PipelineDeps, requestedBy: string): Promise<RunbookResult> {
-  // The responder acts in its own account and region: those of its topic.
-  const [, , , region = '', account = ''] = deps.config.topicArn.split(':');
+  // The responder's own region (that of its topic); its own account unless the command names a member's.
+  const [, , , region = '', home = ''] = deps.config.topicArn.split(':');
   const forced = forcedObserve(deps.policy, deps.config);
   const finding: ImageFinding = {
     kind: 'image',
     source: 'runbook',
     id: `runbook:quarantine-image:${randomUUID()}`,
-    account,
+    account: command.account ?? home,
     region,
     repository: command.repository!,
     digest: command.imageDigest!,
@@ -218,6 +225,17 @@ async function recordsFor(command: RunbookCommand, deps: PipelineDeps): Promise<
   if (command.findingId) return deps.ledger.actionRecords(command.findingId);
   if (command.taskArn) return deps.ledger.recordsForTarget(`task:${command.taskArn}`);
   return deps.ledger.recordsForTarget(imageLedgerId(command.repository!, command.imageDigest!));
+}
+
+/**
+ * The records of one account (status and history with --account): those whose target names it (a task ARN), and
+ * the other steps of the same responses (their interface, notification). Image records name no account.
+ */
+export function inAccount(records: ActionRecord[], account: string | undefined): ActionRecord[] {
+  if (!account) return records;
+  const names = (r: ActionRecord) => (r.target ?? '').split(':')[5] === account;
+  const responses = new Set(records.filter(names).map((r) => r.ledgerId));
+  return records.filter((r) => names(r) || responses.has(r.ledgerId));
 }
 
 /** Edit distance, for "did you mean": a ledger id a character or two away is the one a person meant. */
@@ -352,20 +370,26 @@ export async function runRunbook(payload: unknown, deps: PipelineDeps, requested
         return await release(command, deps, who);
       case 'quarantine-image':
         return await quarantineImageByHand(command, deps, who);
-      case 'release-image':
-        return await releaseImage({ repository: command.repository!, digest: command.imageDigest!, by: who, reason: command.reason!, ticket: command.ticket }, deps);
+      case 'release-image': {
+        // Organization-wide: a member's image is released through the member's runbook role, in the responder's region.
+        const [, , , region = '', home = ''] = deps.config.topicArn.split(':');
+        const account = command.account ?? home;
+        const acting = await actingIn(deps, { account, region, id: `release-image-${randomUUID()}` });
+        if (!acting.ok) return { finding: null, decision: null, actions: [], notifications: 0, error: acting.why };
+        return await releaseImage({ repository: command.repository!, digest: command.imageDigest!, by: who, reason: command.reason!, ticket: command.ticket, account }, acting.deps);
+      }
       case 'status': {
         // Earlier episodes (acted on, released, acted on again) are part of what happened.
         const earlier = command.findingId
           ? await deps.ledger.earlierEpisodes(command.findingId)
           : await deps.ledger.recordsForTarget(`history:${command.taskArn ? `task:${command.taskArn}` : imageLedgerId(command.repository!, command.imageDigest!)}`);
-        const records = [...earlier, ...(await recordsFor(command, deps))].sort((a, b) => a.at.localeCompare(b.at));
+        const records = inAccount([...earlier, ...(await recordsFor(command, deps))], command.account).sort((a, b) => a.at.localeCompare(b.at));
         if (records.length === 0) return await nothingMatched(command, deps);
         return { finding: null, decision: null, actions: [], notifications: 0, records };
       }
       case 'history': {
         const since = command.since ?? new Date(Date.now() - 7 * 24 * 3600 * 1000).toISOString();
-        return { finding: null, decision: null, actions: [], notifications: 0, records: await deps.ledger.recordsSince(since) };
+        return { finding: null, decision: null, actions: [], notifications: 0, records: inAccount(await deps.ledger.recordsSince(since), command.account) };
       }
     }
   } catch (error) {

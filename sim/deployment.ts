@@ -40,6 +40,11 @@ export interface RegionalDeployment {
 export interface SimulatedDeployment extends RegionalDeployment {
   /** The organization, when the deployment is organization-wide. */
   organization?: SimulatedOrganization;
+  /**
+   * Organization-wide: an account joins the organization (as an account invited or created later), with the member
+   * roles of organization/member-role.yml unless `withoutMemberRole`. With `byOrganizationId` it is then allowed.
+   */
+  addMember(accountId: string, options?: { withoutMemberRole?: boolean }): void;
   /** The ledger as a person with full access sees it (for reading state in tests and reports). */
   ledger: Ledger;
   /**
@@ -72,7 +77,7 @@ export interface DeploymentOptions {
    * An organization-wide deployment: these member accounts (listed, or allowed as members of the organization), each
    * with the member roles of organization/member-role.yml unless named in `withoutMemberRole`.
    */
-  organization?: { members: string[]; byOrganizationId?: boolean; withoutMemberRole?: string[] };
+  organization?: { members: string[]; byOrganizationId?: boolean; withoutMemberRole?: string[]; organizationId?: string };
 }
 
 /** The member role name (stage parameter memberRoleName's default) and the external id the simulated members trust. */
@@ -119,15 +124,17 @@ export async function startSimulatedDeployment(options: DeploymentOptions): Prom
   const ledgerOn = (client: DynamoDBClient) => new Ledger(DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }), TABLE_NAME, options.now);
   const switchParameter = `/ecs-threat-responder/${SIMULATED_STAGE}/observe-switch`;
 
-  const organization = options.organization ? new SimulatedOrganization(account.accountId, options.now) : undefined;
+  const organization = options.organization ? new SimulatedOrganization(account.accountId, options.now, options.organization.organizationId) : undefined;
+  const addMember = (member: string, withoutMemberRole = false) => {
+    if (!organization) throw new Error('the simulated deployment is not organization-wide');
+    organization.addMember(member);
+    if (withoutMemberRole) return;
+    organization.deployMemberRoles(member, memberRolesFromTemplate(member, account.region, { SecurityAccountId: account.accountId, ResponderStackName: STACK, ExternalId: SIMULATED_EXTERNAL_ID, RoleName: MEMBER_ROLE }));
+  };
   if (organization && options.organization) {
     account.organization = organization;
     organization.adopt(account);
-    for (const member of options.organization.members) {
-      organization.addMember(member);
-      if (options.organization.withoutMemberRole?.includes(member)) continue;
-      organization.deployMemberRoles(member, memberRolesFromTemplate(member, account.region, { SecurityAccountId: account.accountId, ResponderStackName: STACK, ExternalId: SIMULATED_EXTERNAL_ID, RoleName: MEMBER_ROLE }));
-    }
+    for (const member of options.organization.members) addMember(member, options.organization.withoutMemberRole?.includes(member));
   }
   const memberAccountsFor = (regional: SimulatedAccount, functionName: FunctionName, clients: PipelineDeps['clients']): MemberAccounts | undefined => {
     if (!organization || !options.organization) return undefined;
@@ -214,6 +221,7 @@ export async function startSimulatedDeployment(options: DeploymentOptions): Prom
   return {
     account,
     organization,
+    addMember: (accountId, memberOptions) => addMember(accountId, memberOptions?.withoutMemberRole),
     dynamo,
     dynamoEndpoint,
     ledger: ledgerOn(dynamo),

@@ -44,8 +44,10 @@ export class SimulatedOrganization {
   constructor(
     readonly managementAccountId: string,
     private readonly now: () => Date = () => new Date(),
+    /** The organization's id (a stage's organizationId, in replay); derived from the management account by default. */
+    organizationId?: string,
   ) {
-    this.organizationId = `o-${hashHex(managementAccountId, 10)}`;
+    this.organizationId = organizationId ?? `o-${hashHex(managementAccountId, 10)}`;
     this.members.add(managementAccountId);
   }
 
@@ -68,6 +70,11 @@ export class SimulatedOrganization {
       if (roles) this.enforceMemberRoles(account, roles);
     }
     return account;
+  }
+
+  /** Every account's regional resources created so far (the adopted security account's too). */
+  allAccounts(): SimulatedAccount[] {
+    return [...this.accounts.values()];
   }
 
   /** Registers an account created elsewhere (the security account of a deployment) so sessions can reach it. */
