@@ -157,4 +157,34 @@ describe("people's commands, repeated", () => {
     expect(again.actions.every((a) => a.action === 'notify' || a.status === 'skipped')).toBe(true);
     expect(notifications(d.account).at(-1)!.headline).toMatch(/nothing changed/i);
   });
+
+  for (const refused of [false, true]) {
+    it(`quarantine-image twice${refused ? ' (archiving refused: the quarantine tag)' : ''}: the second changes nothing and says so; release-image gives the image back`, async () => {
+      const SCAN = imageEvent('ecr/01-ecr-image-scan-complete-critical.json');
+      const repository = SCAN.detail['repository-name'];
+      const digest = SCAN.detail['image-digest'];
+      d = await startDeployment();
+      d.account.seedFromEvent(SCAN);
+      if (refused) d.account.faults.inject({ service: 'ecr', operation: 'UpdateImageStorageClass', error: { code: 'ValidationException', status: 400 }, times: 1000 });
+      const before = structuredClone(d.account.ecr.image(repository, digest)!);
+      const command = { runbook: 'quarantine-image', repository, imageDigest: digest, reason: 'drill' };
+      const first = await runRunbook(command, d.depsFor('runbook'), 'alice');
+      expect(first.containment).toBe(refused ? 'partially-contained (image-tags)' : 'contained (archive)');
+      const calls = d.account.calls.length;
+      const second = await runRunbook({ ...command, reason: 'again' }, d.depsFor('runbook'), 'alice');
+      expect(second.containment).toBe(first.containment);
+      expect(d.account.calls.slice(calls).filter((c) => c.ok && !/^(Describe|List|Get|BatchGet|Publish)/.test(c.operation))).toEqual([]);
+      expect(second.actions.find((a) => a.action === 'quarantine-image' && a.mechanism === (refused ? 'image-tags' : 'archive'))).toMatchObject({ status: 'skipped', detail: expect.stringMatching(/already applied.*nothing changed/) });
+      expect(notifications(d.account).at(-1)!.actions.map((a) => a.detail).join(' ')).toMatch(/nothing changed/);
+
+      d.account.faults.clear();
+      const released = await runRunbook({ runbook: 'release-image', repository, imageDigest: digest, reason: 'drill over' }, d.depsFor('runbook'), 'bob');
+      expect(released.actions.filter((a) => a.status === 'failed')).toEqual([]);
+      d.account.ecr.settle();
+      const after = d.account.ecr.image(repository, digest)!;
+      expect(after.imageStatus).toBe(before.imageStatus);
+      expect([...after.imageTags].sort()).toEqual([...before.imageTags].sort());
+    });
+  }
 });
+

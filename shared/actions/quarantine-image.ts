@@ -66,7 +66,7 @@ async function archive(runtime: ActionRuntime, image: Image, detail: ImageDetail
   });
   let outcome: ActionOutcome;
   if (detail.imageStatus === 'ARCHIVED') {
-    outcome = { action: ACTION, status: 'skipped', mechanism: 'archive', detail: 'already archived: pulls of this digest fail', target };
+    outcome = { action: ACTION, status: 'skipped', mechanism: 'archive', detail: 'already applied (the image is archived): pulls of this digest fail; nothing changed', target };
   } else {
     try {
       await runtime.clients.ecr.send(
@@ -106,6 +106,12 @@ async function keepOnlyQuarantineTag(runtime: ActionRuntime, image: Image, detai
     beforeState: { ...image, imageStatus: detail.imageStatus ?? 'ACTIVE', tags, quarantineTag } satisfies ImageBeforeState,
   });
   let outcome: ActionOutcome;
+  if (tags.length === 1 && tags[0] === quarantineTag) {
+    // Quarantined already (an earlier response or command): repeated, it changes nothing, and says so.
+    outcome = { action: ACTION, status: 'skipped', mechanism: 'image-tags', detail: `already applied: ${quarantineTag} is the image's only tag; nothing changed`, target };
+    await runtime.ledger.recordOutcome(runtime.audit, step, outcome, target);
+    return outcome;
+  }
   try {
     if (!tags.includes(quarantineTag)) await putTag(runtime, image, quarantineTag);
     const others = tags.filter((t) => t !== quarantineTag);
