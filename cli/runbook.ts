@@ -29,9 +29,6 @@ options:  --reason <text>     required for every command that changes something 
 
 const OPTIONS = {
   task: { type: 'string' },
-  account: { type: 'string' },
-  param: { type: 'string', multiple: true, default: [] as string[] },
-  'without-member-role': { type: 'string', multiple: true, default: [] as string[] },
   finding: { type: 'string' },
   repository: { type: 'string' },
   digest: { type: 'string' },
@@ -48,6 +45,9 @@ const OPTIONS = {
   stage: { type: 'string' },
   region: { type: 'string' },
   replay: { type: 'string', multiple: true, default: [] as string[] },
+  account: { type: 'string' },
+  param: { type: 'string', multiple: true, default: [] as string[] },
+  'without-member-role': { type: 'string', multiple: true, default: [] as string[] },
   help: { type: 'boolean', short: 'h', default: false },
 } satisfies ParseArgsConfig['options'];
 

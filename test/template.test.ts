@@ -240,11 +240,12 @@ describe('IAM in the packaged template', () => {
     }
   });
 
-  it('TaskStoppedRole can only read network ACLs and delete entries (plus its ledger, logs, failure queue and the observe switch)', () => {
+  it('TaskStoppedRole can only read network ACLs and delete entries (plus its ledger, logs, failure queue, the observe switch, and organization-wide the member role and membership)', () => {
     const granted = statements()
       .filter((s) => s.where.startsWith('TaskStoppedRole/') && s.Effect === 'Allow')
       .flatMap((s) => s.Action)
       .sort();
-    expect(granted).toEqual(['dynamodb:Query', 'dynamodb:UpdateItem', 'ec2:DeleteNetworkAclEntry', 'ec2:DescribeNetworkAcls', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage', 'ssm:GetParameter']);
+    // A member's stopped task is cleaned up in the member account through the member role (README, "Organization").
+    expect(granted).toEqual(['dynamodb:Query', 'dynamodb:UpdateItem', 'ec2:DeleteNetworkAclEntry', 'ec2:DescribeNetworkAcls', 'logs:CreateLogStream', 'logs:PutLogEvents', 'organizations:DescribeAccount', 'sqs:SendMessage', 'ssm:GetParameter', 'sts:AssumeRole']);
   });
 });
