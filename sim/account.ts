@@ -1,7 +1,7 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { ECSClient } from '@aws-sdk/client-ecs';
-import { S3Client } from '@aws-sdk/client-s3';
+import { S3Client, type PutObjectRequest as S3PutObjectRequest } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { OrganizationsClient } from '@aws-sdk/client-organizations';
@@ -105,8 +105,6 @@ export class SimulatedAccount {
   organization?: SimulatedOrganization;
   /** IAM, when a deployment enforces its stack's roles: calls made through a function's clients are evaluated. */
   private iam?: IamEvaluator;
-  /** The stack key that encrypts a bucket's or topic's data (by ARN), so KMS is evaluated beside S3 and SNS. */
-  readonly encryptionKeys = new Map<string, string>();
   private readonly now: () => Date;
   private eventCounter = 0;
 
@@ -201,18 +199,27 @@ export class SimulatedAccount {
     const via = { 'kms:ViaService': `${service}.${this.region}.amazonaws.com`, 'kms:CallerAccount': this.accountId };
     if (service === 's3' && operation === 'PutObject') {
       const bucketArn = `arn:aws:s3:::${String(input.Bucket)}`;
-      const named = input.ServerSideEncryption ? (input.SSEKMSKeyId as string | undefined) : this.encryptionKeys.get(bucketArn);
-      // A key of another account or the AWS managed aws/s3 key is not the stack's: its own policy decides, not modelled.
-      if (!named?.startsWith(`arn:aws:kms:${this.region}:${this.accountId}:key/`)) return [];
-      return [{ action: 'kms:GenerateDataKey', resource: named, context: { ...via, 'kms:EncryptionContext:aws:s3:arn': bucketArn } }];
+      let key: string | undefined;
+      try {
+        // The key S3 would use: the request's, the bucket default's, or the AWS managed aws/s3 (one rule, in S3Model).
+        key = this.s3.encryptionFor(input as unknown as S3PutObjectRequest).kmsKeyArn;
+      } catch {
+        return []; // an invalid request: S3 itself refuses it
+      }
+      // The AWS managed key's policy lets the account's principals use it through S3
+      // (https://docs.aws.amazon.com/kms/latest/developerguide/concepts.html#aws-managed-key).
+      if (!key || key === this.s3.awsManagedKeyArn()) return [];
+      if (!this.iam?.policies.resourcePolicies[key]) throw notModelledError(`s3:PutObject with KMS key ${key}: only the stack's own key and aws/s3 are modelled`);
+      return [{ action: 'kms:GenerateDataKey', resource: key, context: { ...via, 'kms:EncryptionContext:aws:s3:arn': bucketArn } }];
     }
     if (service === 'sns' && operation === 'Publish') {
-      const key = this.encryptionKeys.get(String(input.TopicArn));
+      const key = this.sns.topics.get(String(input.TopicArn))?.kmsKeyArn;
       if (!key) return [];
       return ['kms:GenerateDataKey', 'kms:Decrypt'].map((action) => ({ action, resource: key, context: via }));
     }
     return [];
   }
+
 
   /** Routes every command of an SDK client to this account instead of the network, as `principal` when given. */
   attach<T>(client: T, principal?: string): T {
@@ -348,8 +355,8 @@ export class SimulatedAccount {
     return this.secrets.putSecret(name, value);
   }
 
-  createTopic(name: string): string {
-    return this.sns.createTopic(name);
+  createTopic(name: string, options: { kmsKeyArn?: string } = {}): string {
+    return this.sns.createTopic(name, options);
   }
 
   createBucket(name: string): void {

@@ -155,11 +155,10 @@ export async function startSimulatedDeployment(options: DeploymentOptions): Prom
     const evidenceBucket = `${STACK}-evidence-${regional.region}`;
     regional.createBucket(evidenceBucket);
     const keyArn = `arn:aws:kms:${regional.region}:${regional.accountId}:key/${deterministicUuid(`key/${regional.region}`)}`;
-    const topicArn = regional.createTopic(`${STACK}-notifications`);
+    // As infrastructure.yml's NotificationTopic: encrypted with the stack's key.
+    const topicArn = regional.createTopic(`${STACK}-notifications`, { kmsKeyArn: keyArn });
     // As infrastructure.yml's EvidenceBucket: SSE-KMS with the stack's key by default.
     regional.s3.setDefaultEncryption(evidenceBucket, { algorithm: 'aws:kms', kmsKeyArn: keyArn });
-    regional.encryptionKeys.set(`arn:aws:s3:::${evidenceBucket}`, keyArn);
-    regional.encryptionKeys.set(topicArn, keyArn);
     regional.ssm.putParameter(switchParameter, 'policy');
     if (options.iam !== false) {
       const policies = options.iam ?? shippedPolicies(regional, keyArn, topicArn, evidenceBucket, options.params);

@@ -113,7 +113,7 @@ export class S3Model {
    * managed key (aws/s3). The bucket's default applies only "If a PUT Object request doesn't specify any server-side
    * encryption" (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ServerSideEncryptionByDefault.html).
    */
-  private encryptionFor(input: S3.PutObjectRequest): ObjectEncryption {
+  encryptionFor(input: S3.PutObjectRequest): ObjectEncryption {
     const algorithm = input.ServerSideEncryption;
     if (algorithm !== undefined && !ALGORITHMS.includes(algorithm)) {
       throw serviceError('s3', 'InvalidArgument', 400, `The encryption method specified is not supported: ${algorithm}`);

@@ -20,7 +20,8 @@ export type SnsHandler = (message: PublishedMessage) => void | Promise<void>;
 export const SNS_MAX_MESSAGE_BYTES = 262_144;
 
 export class SnsModel {
-  readonly topics = new Map<string, { name: string; topicArn: string }>();
+  /** `kmsKeyArn`: the topic's KmsMasterKeyId (server-side encryption), which publishers must be allowed to use. */
+  readonly topics = new Map<string, { name: string; topicArn: string; kmsKeyArn?: string }>();
   readonly published: PublishedMessage[] = [];
   private readonly handlers = new Map<string, SnsHandler[]>();
 
@@ -30,9 +31,9 @@ export class SnsModel {
     private readonly now: () => Date,
   ) {}
 
-  createTopic(name: string): string {
+  createTopic(name: string, options: { kmsKeyArn?: string } = {}): string {
     const topicArn = `arn:aws:sns:${this.region}:${this.accountId}:${name}`;
-    if (!this.topics.has(topicArn)) this.topics.set(topicArn, { name, topicArn });
+    if (!this.topics.has(topicArn)) this.topics.set(topicArn, { name, topicArn, ...options });
     return topicArn;
   }
 
