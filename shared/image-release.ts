@@ -64,6 +64,8 @@ export async function releaseImage(request: ImageReleaseRequest, deps: PipelineD
     links: [],
     notes: ['Tasks the launch guard stopped stay stopped; new tasks may now start from this digest.'],
   };
-  outcomes.push(await publishNotification(deps.clients, deps.config.topicArn, notification));
-  return { ...none, decision: { policyRule: 'release-image', mode: 'enforce' }, actions: outcomes, notifications: 1, containment: 'released' };
+  const notified = await publishNotification(deps.clients, deps.config.topicArn, notification);
+  outcomes.push(notified);
+  // A failed publish comes back as a failed outcome (it never throws): count only what went out.
+  return { ...none, decision: { policyRule: 'release-image', mode: 'enforce' }, actions: outcomes, notifications: notified.status === 'applied' ? 1 : 0, containment: 'released' };
 }

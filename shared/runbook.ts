@@ -320,7 +320,7 @@ async function release(command: RunbookCommand, deps: PipelineDeps, requestedBy:
   if (outcomes.length === 0) outcomes.push({ action: 'release', status: 'skipped', detail: 'the ledger holds nothing to release for this target' });
   const notification = releaseNotification(command, outcomes, requestedBy, records[0]?.ledgerId ?? command.findingId ?? '');
   const notified = await publishNotification(deps.clients, deps.config.topicArn, notification);
-  return { finding: null, decision: { policyRule: `runbook:${command.runbook}`, mode: 'enforce' }, actions: [...outcomes, notified], notifications: 1, containment: 'released' };
+  return { finding: null, decision: { policyRule: `runbook:${command.runbook}`, mode: 'enforce' }, actions: [...outcomes, notified], notifications: notified.status === 'applied' ? 1 : 0, containment: 'released' };
 }
 
 function releaseNotification(command: RunbookCommand, outcomes: ActionOutcome[], requestedBy: string, ledgerId: string): Notification {

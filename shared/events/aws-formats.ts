@@ -118,7 +118,7 @@ export function bounded(text: string, max: number): string;
 export function bounded(text: string | undefined, max: number): string | undefined;
 export function bounded(text: string | undefined, max: number): string | undefined {
   if (text === undefined || text.length <= max) return text;
-  let end = max - 1;
+  let end = Math.max(0, max - 1);
   const last = text.charCodeAt(end - 1);
   if (last >= 0xd800 && last <= 0xdbff) end -= 1;
   return `${text.slice(0, end)}…`;

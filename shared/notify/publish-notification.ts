@@ -1,6 +1,7 @@
 import { PublishCommand } from '@aws-sdk/client-sns';
 import type { AwsClients } from '../aws/clients';
 import { awsErrorCode, awsErrorMessage } from '../aws/errors';
+import { bounded } from '../events/aws-formats';
 import { wellFormed, type ActionOutcome, type Notification } from '../notification';
 
 /**
@@ -13,20 +14,12 @@ export const MAX_SUBJECT_CHARS = 99;
 const SHORTENED_NOTE = 'Some fields were shortened to fit SNS; the full finding is in the evidence bucket and the ledger.';
 
 /** Cuts a string to `max` UTF-16 units, never splitting a surrogate pair, ending in "…". */
-function cut(text: string, max: number): string {
-  if (text.length <= max) return text;
-  let end = Math.max(0, max - 1);
-  const last = text.charCodeAt(end - 1);
-  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
-  return `${text.slice(0, end)}…`;
-}
-
 /** Enumerated or fixed-size fields, kept whole so the message still validates against its schema. */
 const KEPT = new Set(['schema', 'kind', 'status', 'state', 'mode', 'at', 'severityLabel']);
 
 /** Every string cut to `max`, every list but `actions` cut to `items`; numbers, booleans and keys as they were. */
 function shorten(value: unknown, max: number, items: number, key = ''): unknown {
-  if (typeof value === 'string') return KEPT.has(key) ? value : cut(value, max);
+  if (typeof value === 'string') return KEPT.has(key) ? value : bounded(value, max);
   if (Array.isArray(value)) return (key === 'actions' ? value : value.slice(0, items)).map((v) => shorten(v, max, items));
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, shorten(v, k === 'headline' ? 300 : max, items, k)]));
   return value;
@@ -50,7 +43,7 @@ export function fitForSns(notification: Notification): string {
   // Thousands of actions: keep each one's verdict, drop their words.
   return JSON.stringify({
     ...(shorten({ ...notification, actions: [] }, 16, 5) as Notification),
-    actions: notification.actions.slice(0, 2000).map((a) => ({ action: cut(a.action, 40), status: a.status })),
+    actions: notification.actions.slice(0, 2000).map((a) => ({ action: bounded(a.action, 40), status: a.status })),
     notes: [SHORTENED_NOTE, `${notification.actions.length} actions; see the ledger for their details.`],
   });
 }
@@ -61,7 +54,7 @@ export function fitForSns(notification: Notification): string {
  */
 export function subjectOf(notification: Notification): string {
   const clean = wellFormed(`[ecs-threat-responder] ${notification.headline}`).replace(/[\p{Cc}\p{Zl}\p{Zp}]+/gu, ' ').replace(/\s+/g, ' ').trim();
-  return cut(clean, MAX_SUBJECT_CHARS);
+  return bounded(clean, MAX_SUBJECT_CHARS);
 }
 
 /**
@@ -70,7 +63,7 @@ export function subjectOf(notification: Notification): string {
  */
 export async function publishNotification(clients: AwsClients, topicArn: string, notification: Notification): Promise<ActionOutcome> {
   try {
-    const attribute = (value: string) => ({ DataType: 'String', StringValue: cut(wellFormed(value), 256) });
+    const attribute = (value: string) => ({ DataType: 'String', StringValue: bounded(wellFormed(value), 256) });
     const out = await clients.sns.send(
       new PublishCommand({
         TopicArn: topicArn,
@@ -85,6 +78,6 @@ export async function publishNotification(clients: AwsClients, topicArn: string,
     );
     return { action: 'notify', status: 'applied', mechanism: 'sns', detail: `published message ${out.MessageId ?? ''}`.trim() };
   } catch (error) {
-    return { action: 'notify', status: 'failed', mechanism: 'sns', errorCode: awsErrorCode(error), detail: `SNS Publish failed: ${cut(awsErrorMessage(error), 500)}` };
+    return { action: 'notify', status: 'failed', mechanism: 'sns', errorCode: awsErrorCode(error), detail: `SNS Publish failed: ${bounded(awsErrorMessage(error), 500)}` };
   }
 }
