@@ -81,10 +81,12 @@ describe('acting in a member account through its role', () => {
     asCaller(org);
     org.deployMemberRoles(MEMBER, [memberRole], { synthetic: true });
     const member = access(org, {}, () => now);
-    await member.clientsFor(home.clients(), MEMBER, 'eu-west-1', 'f1');
+    const first = await member.clientsFor(home.clients(), MEMBER, 'eu-west-1', 'f1');
     now = new Date('2026-11-29T03:54:00Z');
-    await member.clientsFor(home.clients(), MEMBER, 'eu-west-1', 'f2');
+    const second = await member.clientsFor(home.clients(), MEMBER, 'eu-west-1', 'f2');
     expect(home.callsTo('sts', 'AssumeRole')).toHaveLength(1);
+    // The same session's clients (and their connections) serve the next finding.
+    expect(second.ecs).toBe(first.ecs);
     now = new Date('2026-11-29T03:56:00Z');
     await member.clientsFor(home.clients(), MEMBER, 'us-east-1', 'f3');
     expect(home.callsTo('sts', 'AssumeRole')).toHaveLength(2);

@@ -53,6 +53,7 @@ export function sessionNameFor(findingId: string): string {
 export class MemberAccounts {
   private readonly sessions = new Map<string, { credentials: AwsCredentialIdentity; expiresAt: number }>();
   private readonly organizationMembers = new Map<string, Promise<boolean>>();
+  private readonly clients = new Map<string, { credentials: AwsCredentialIdentity; clients: AwsClients }>();
 
   constructor(
     private readonly config: MemberAccountsConfig,
@@ -89,8 +90,15 @@ export class MemberAccounts {
       throw new AccountNotAllowed(`account ${accountId} is not one this responder acts in (its own ${this.deps.homeAccountId}${this.config.accounts.length ? `, members ${this.config.accounts.join(', ')}` : ''}${this.config.organizationId ? `, organization ${this.config.organizationId}` : ''})`);
     }
     if (accountId === this.deps.homeAccountId) return home;
-    const member = this.deps.clientsWith(region, await this.credentials(accountId, findingId));
-    return { ...home, ecs: member.ecs, ec2: member.ec2, ecr: member.ecr };
+    const credentials = await this.credentials(accountId, findingId);
+    // One set of clients per session and region: a storm of findings reuses their connections.
+    const key = `${accountId}/${region}`;
+    let member = this.clients.get(key);
+    if (member?.credentials !== credentials) {
+      member = { credentials, clients: this.deps.clientsWith(region, credentials) };
+      this.clients.set(key, member);
+    }
+    return { ...home, ecs: member.clients.ecs, ec2: member.clients.ec2, ecr: member.clients.ecr };
   }
 
   private async credentials(accountId: string, findingId: string): Promise<AwsCredentialIdentity> {
