@@ -29,7 +29,7 @@ export interface ResponderConfig {
    * Organization-wide: the member accounts the responder also acts in (through their member role), or every account
    * of `organizationId`. Absent: only its own account and region.
    */
-  organization?: { memberAccounts: string[]; organizationId?: string; roleName?: string; externalId?: string };
+  organization?: { memberAccounts: string[]; organizationId?: string; roleName: string; externalId: string };
 }
 
 function list(value: string | undefined): string[] {

@@ -3,7 +3,6 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
 import { join } from 'node:path';
-import { OrganizationsClient } from '@aws-sdk/client-organizations';
 import { createAwsClients, type AwsClients } from './aws/clients';
 import { MemberAccounts } from './aws/member-accounts';
 import { configFromEnvironment, deploymentHome, type ResponderConfig } from './config';
@@ -42,11 +41,11 @@ function memberAccountsFor(config: ResponderConfig, clients: AwsClients): Member
   const organization = config.organization;
   if (!organization) return undefined;
   return new MemberAccounts(
-    { accounts: organization.memberAccounts, organizationId: organization.organizationId, roleName: organization.roleName ?? 'ecs-threat-responder-member', externalId: organization.externalId ?? '' },
+    { accounts: organization.memberAccounts, organizationId: organization.organizationId, roleName: organization.roleName, externalId: organization.externalId },
     {
       homeAccountId: deploymentHome(config).account,
       sts: clients.sts,
-      organizations: organization.organizationId ? new OrganizationsClient({}) : undefined,
+      organizations: async () => new (await import('@aws-sdk/client-organizations')).OrganizationsClient({}),
       clientsWith: (region, credentials) => createAwsClients({ region, credentials }),
     },
   );

@@ -147,7 +147,7 @@ export async function startSimulatedDeployment(options: DeploymentOptions): Prom
         roleName: functionName === 'runbook' ? `${MEMBER_ROLE}-runbook` : MEMBER_ROLE,
         externalId: SIMULATED_EXTERNAL_ID,
       },
-      { homeAccountId: regional.accountId, sts: clients.sts, organizations: regional.organizationsClient(functionName), clientsWith: (region, credentials) => organization.clientsFor(credentials, region), now: options.now },
+      { homeAccountId: regional.accountId, sts: clients.sts, organizations: () => Promise.resolve(regional.organizationsClient(functionName)), clientsWith: (region, credentials) => organization.clientsFor(credentials, region), now: options.now },
     );
   };
   const regions = new Map<string, RegionalDeployment>();
@@ -175,7 +175,14 @@ export async function startSimulatedDeployment(options: DeploymentOptions): Prom
       defaultMode: 'enforce',
       forceObserve: false,
       ...(organization && options.organization
-        ? { organization: options.organization.byOrganizationId ? { memberAccounts: [], organizationId: organization.organizationId } : { memberAccounts: options.organization.members } }
+        ? {
+            organization: {
+              memberAccounts: options.organization.byOrganizationId ? [] : options.organization.members,
+              organizationId: options.organization.byOrganizationId ? organization.organizationId : undefined,
+              roleName: MEMBER_ROLE,
+              externalId: SIMULATED_EXTERNAL_ID,
+            },
+          }
         : {}),
       ...options.config,
     };

@@ -1,4 +1,4 @@
-import { DescribeAccountCommand, type OrganizationsClient } from '@aws-sdk/client-organizations';
+import type { OrganizationsClient } from '@aws-sdk/client-organizations';
 import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import type { AwsClients } from './clients';
@@ -18,7 +18,8 @@ export interface MemberAccountsConfig {
 export interface MemberAccountsDeps {
   homeAccountId: string;
   sts: STSClient;
-  organizations?: OrganizationsClient;
+  /** Made on first use: only an organizationId deployment reads Organizations, so no other cold start loads it. */
+  organizations?: () => Promise<OrganizationsClient>;
   /** Clients for a region with the given credentials (the SDK's, or the simulated organization's). */
   clientsWith: (region: string, credentials: AwsCredentialIdentity) => AwsClients;
   now?: () => Date;
@@ -75,7 +76,8 @@ export class MemberAccounts {
   private async inOrganization(accountId: string): Promise<boolean> {
     try {
       // The account's ARN carries its organization: arn:aws:organizations::<management>:account/o-xxxx/<id>.
-      const out = await this.deps.organizations!.send(new DescribeAccountCommand({ AccountId: accountId }));
+      const { DescribeAccountCommand } = await import('@aws-sdk/client-organizations');
+      const out = await (await this.deps.organizations!()).send(new DescribeAccountCommand({ AccountId: accountId }));
       return (out.Account?.Arn ?? '').split('/')[1] === this.config.organizationId;
     } catch (error) {
       if (awsErrorCode(error) === 'AccountNotFoundException') return false;
