@@ -199,7 +199,7 @@ export async function startSimulatedDeployment(options: DeploymentOptions): Prom
             try {
               await regional.authorize(functionName, 'dynamodb', operation, args.input as Record<string, unknown>);
             } catch (error) {
-              regional.calls.push({ service: 'dynamodb', operation, input: { ...(args.input) }, ok: false, errorCode: (error as Error).name, principal: functionName, iamDenied: (error as { iamDenied?: never }).iamDenied, at: new Date().toISOString() });
+              regional.calls.push({ service: 'dynamodb', operation, input: { ...(args.input) }, ok: false, errorCode: (error as Error).name, principal: functionName, iamDenied: (error as { iamDenied?: never }).iamDenied, at: (options.now ?? (() => new Date()))().toISOString() });
               throw error;
             }
             return next(args);

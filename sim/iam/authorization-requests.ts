@@ -131,7 +131,8 @@ export class AuthorizationRequests {
         );
         const group = this.arn('ec2', 'security-group/*');
         const requests: AuthorizationRequest[] = [
-          { action, resource: group, context: requestTagContext(tags) },
+          // The new group's ARN is not known yet; it is in the VPC named (security-group supports ec2:Vpc).
+          { action, resource: group, context: { ...requestTagContext(tags), 'ec2:Vpc': this.arn('ec2', `vpc/${input.VpcId}`) } },
           { action, resource: this.arn('ec2', `vpc/${input.VpcId}`), context: { ...this.ec2Resource(String(input.VpcId)).context } },
         ];
         if (Object.keys(tags).length) requests.push({ action: 'ec2:CreateTags', resource: group, context: { ...requestTagContext(tags), 'ec2:CreateAction': 'CreateSecurityGroup' } });
@@ -139,12 +140,9 @@ export class AuthorizationRequests {
       }
       case 'RevokeSecurityGroupEgress':
       case 'RevokeSecurityGroupIngress':
-      case 'AuthorizeSecurityGroupEgress':
-      case 'AuthorizeSecurityGroupIngress':
         return [one(input.GroupId)];
       case 'CreateNetworkAclEntry':
       case 'DeleteNetworkAclEntry':
-      case 'ReplaceNetworkAclEntry':
         return [one(input.NetworkAclId)];
     }
     throw new Error(`simulated IAM: ec2:${operation} has no authorization mapping`);
@@ -221,7 +219,8 @@ export class AuthorizationRequests {
         return [{ action: 's3:PutObject', resource: object, context: { ...transport, ...encryption } }];
       }
       case 'GetObject':
-        return [{ action: 's3:GetObject', resource: object, context: transport }];
+        // A versioned read is its own action (Service Authorization Reference: s3:GetObjectVersion).
+        return [{ action: input.VersionId ? 's3:GetObjectVersion' : 's3:GetObject', resource: object, context: transport }];
       case 'ListObjectsV2':
         return [{ action: 's3:ListBucket', resource: `arn:aws:s3:::${input.Bucket}`, context: transport }];
     }
@@ -238,24 +237,8 @@ export class AuthorizationRequests {
       case 'UpdateItem':
       case 'DeleteItem':
       case 'Scan':
-      case 'CreateTable':
-      case 'DescribeTable':
-        return [{ action: `dynamodb:${operation}`, resource: input.IndexName ? `${table(input.TableName)}/index/${input.IndexName}` : table(input.TableName), context: {} }];
       case 'Query':
-        return [{ action: 'dynamodb:Query', resource: input.IndexName ? `${table(input.TableName)}/index/${input.IndexName}` : table(input.TableName), context: {} }];
-      case 'TransactWriteItems': {
-        // Each item is authorized as its own action (DynamoDB developer guide, "Using IAM with DynamoDB transactions").
-        const kinds: Record<string, string> = { Put: 'PutItem', Update: 'UpdateItem', Delete: 'DeleteItem', ConditionCheck: 'ConditionCheckItem' };
-        return asList<Record<string, { TableName: string }>>(input.TransactItems).flatMap((item) =>
-          Object.entries(item).map(([kind, body]) => ({ action: `dynamodb:${kinds[kind] ?? kind}`, resource: table(body.TableName), context: {} })),
-        );
-      }
-      case 'BatchWriteItem':
-        return Object.entries<Record<string, unknown>[]>(input.RequestItems ?? {}).flatMap(([name, writes]) =>
-          writes.map((w) => ({ action: w.PutRequest ? 'dynamodb:PutItem' : 'dynamodb:DeleteItem', resource: table(name), context: {} })),
-        );
-      case 'BatchGetItem':
-        return Object.keys(input.RequestItems ?? {}).map((name) => ({ action: 'dynamodb:BatchGetItem', resource: table(name), context: {} }));
+        return [{ action: `dynamodb:${operation}`, resource: input.IndexName ? `${table(input.TableName)}/index/${input.IndexName}` : table(input.TableName), context: {} }];
     }
     throw new Error(`simulated IAM: dynamodb:${operation} has no authorization mapping`);
   }
