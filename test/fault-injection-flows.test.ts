@@ -208,6 +208,7 @@ async function releaseImage(at: number, kind: FaultKind): Promise<void> {
     expect(image(d.account).imageStatus, why).toBe(before.imageStatus);
     expect([...image(d.account).imageTags].sort(), why).toEqual(before.imageTags);
     const records = (await d.ledger.recordsForTarget(`image:${REPOSITORY}@${DIGEST}`)).filter((r) => r.action === 'quarantine-image');
+    expect(records.length, `${why}: no quarantine record`).toBeGreaterThan(0);
     expect(records.map((r) => r.status), why).toEqual(records.map(() => 'released'));
   });
 }
@@ -240,6 +241,7 @@ async function stoppedTaskCleanUp(at: number, kind: FaultKind): Promise<void> {
     expect(denyEntriesFor(d.account, eni.subnetId, cidr), why).toEqual([]);
     expect(okCalls(d.account, 'ec2', 'DeleteNetworkAclEntry').length, `${why}: removed twice`).toBeLessThanOrEqual(2);
     const nacl = (await d.ledger.actionRecords(FARGATE_LEDGER_ID)).filter((r) => r.mechanism === 'network-acl');
+    expect(nacl.length, `${why}: no network-ACL record`).toBeGreaterThan(0);
     expect(nacl.map((r) => r.status), why).toEqual(nacl.map(() => 'released'));
     expect(nacl.every((r) => r.beforeState), `${why}: before-state lost`).toBe(true);
     // Another delivery changes nothing.

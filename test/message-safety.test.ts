@@ -61,6 +61,7 @@ describe('messages stay safe and whole', () => {
     account.faults.inject({ service: 'sns', operation: 'Publish', error: { code: 'AuthorizationError', status: 403, message: 'denied' } });
     const outcome = await publishNotification(deployment.depsFor('runtimeFinding').clients, deployment.config.topicArn, runtimeFindingNotification());
     expect(outcome).toMatchObject({ action: 'notify', status: 'failed', errorCode: 'AuthorizationErrorException' });
+    expect(account.sns.published).toHaveLength(0);
     // A lone surrogate and line breaks in the headline: SNS accepts the subject it is given.
     const sent = await publishNotification(deployment.depsFor('runtimeFinding').clients, deployment.config.topicArn, { ...everythingHuge() });
     expect(sent).toMatchObject({ status: 'applied' });

@@ -51,7 +51,7 @@ function openedQuarantineGroup(deployment: SimulatedDeployment, taskArn: string)
     vpcId: hostEni.vpcId,
     tags: { [QUARANTINE_TAG]: 'true' },
     ingress: [{ ipProtocol: 'tcp', fromPort: 22, toPort: 22, cidrIp: '0.0.0.0/0' }],
-    egress: [],
+    egress: [{ ipProtocol: '-1', cidrIp: '0.0.0.0/0' }],
   });
   return { hostEni, group: account.ec2.securityGroups.get(opened.groupId)! };
 }
@@ -147,9 +147,15 @@ describe("people's commands, through the runbook role", () => {
     const taskArn = taskArnOf(REVERSE_SHELL);
     const runbook = deployment.depsFor('runbook');
 
+    const eni = deployment.account.ec2.networkInterfaces.get(deployment.account.ecs.tasks.get(taskArn)!.eni!.networkInterfaceId)!;
+    const denyPair = () => denyEntriesFor(deployment.account, eni.subnetId, `${eni.privateIpAddress}/32`);
     expect((await runRunbook({ runbook: 'isolate', taskArn, reason: 'first look' }, runbook, 'alice')).containment).toBe('contained (network-acl)');
-    await runRunbook({ runbook: 'release', taskArn, reason: 'looked benign' }, runbook, 'bob');
+    expect(denyPair()).toHaveLength(2);
+    const released = await runRunbook({ runbook: 'release', taskArn, reason: 'looked benign' }, runbook, 'bob');
+    expect(released.actions.filter((a) => a.status === 'failed')).toEqual([]);
+    expect(denyPair()).toEqual([]);
     expect((await runRunbook({ runbook: 'isolate', taskArn, reason: 'it is back' }, runbook, 'alice')).containment).toBe('contained (network-acl)');
+    expect(denyPair()).toHaveLength(2);
 
     const status = await runRunbook({ runbook: 'status', taskArn }, runbook, 'carol');
     const denies = status.records!.filter((r) => r.mechanism === 'network-acl').map((r) => r.status);
@@ -181,7 +187,7 @@ describe("people's commands, through the runbook role", () => {
 
     expect(result.containment).toBe('contained (security-group)');
     expect(hostEni.groupIds).toEqual([group.groupId]);
-    expect(group.ingress).toEqual([]);
+    expect({ ingress: group.ingress, egress: group.egress }).toEqual({ ingress: [], egress: [] });
   });
 });
 
