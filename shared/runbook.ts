@@ -327,11 +327,14 @@ function releaseNotification(command: RunbookCommand, outcomes: ActionOutcome[],
   const target = command.taskArn ?? command.findingId ?? `${command.repository}@${command.imageDigest}`;
   const failed = outcomes.some((o) => o.status === 'failed');
   const unchanged = outcomes.every((o) => o.status === 'skipped');
+  // "already released" only when that is what every skip says; other skips (an image another finding still holds,
+  // steps with nothing to undo) are "nothing released".
+  const alreadyReleased = unchanged && outcomes.length > 0 && outcomes.every((o) => /^already released/.test(o.detail ?? ''));
   return {
     schema: NOTIFICATION_SCHEMA_ID,
     version: NOTIFICATION_SCHEMA_VERSION,
     kind: 'runbook',
-    headline: `${failed ? 'Release INCOMPLETE' : unchanged ? 'Nothing changed (already released)' : 'Released'} by ${requestedBy}: ${target}`,
+    headline: `${failed ? 'Release INCOMPLETE' : alreadyReleased ? 'Nothing changed (already released)' : unchanged ? 'Nothing released' : 'Released'} by ${requestedBy}: ${target}`,
     at: new Date().toISOString(),
     ledgerId,
     finding: null,

@@ -155,7 +155,7 @@ describe("people's commands, repeated", () => {
     const again = await runRunbook({ runbook: 'release', findingId: LEDGER_ID, reason: 'again' }, d.depsFor('runbook'), 'bob');
     expect(d.account.calls.slice(calls).filter((c) => !/^(Describe|List|Get|Publish)/.test(c.operation))).toEqual([]);
     expect(again.actions.every((a) => a.action === 'notify' || a.status === 'skipped')).toBe(true);
-    expect(notifications(d.account).at(-1)!.headline).toMatch(/nothing changed/i);
+    expect(notifications(d.account).at(-1)!.headline).toMatch(/^Nothing changed \(already released\) by bob: /);
   });
 
   for (const refused of [false, true]) {
