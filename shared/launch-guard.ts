@@ -78,20 +78,30 @@ export async function guardTaskLaunch(event: unknown, deps: PipelineDeps, reques
   const change = parsed.value;
   const { detail } = change;
   if (!STARTING.has(detail.lastStatus) || detail.desiredStatus === 'STOPPED') return { ...NONE, ignored: `task is ${detail.lastStatus} (desired ${detail.desiredStatus ?? '?'}): not a launch` };
-  // Organization-wide: a member's task is read and stopped through the member role.
+  // Organization-wide: a member's task is read and stopped through the member role, reached only when the task must
+  // be read (the event lacks a digest, or an image is quarantined): most launches need no AWS call at all.
   const [, , , taskRegion = '', taskAccount = ''] = detail.taskArn.split(':');
-  const acting = await actingIn(deps, { account: taskAccount, region: taskRegion, id: detail.taskArn.split('/').pop() ?? 'launch' });
-  if (!acting.ok) return { ...NONE, error: acting.why };
-  deps = acting.deps;
+  let inTaskAccount: PipelineDeps | undefined;
+  const reachTask = async (): Promise<string | undefined> => {
+    if (inTaskAccount) return undefined;
+    const acting = await actingIn(deps, { account: taskAccount, region: taskRegion, id: detail.taskArn.split('/').pop() ?? 'launch' });
+    if (!acting.ok) return acting.why;
+    inTaskAccount = deps = acting.deps;
+    return undefined;
+  };
 
   let task: TaskState | undefined;
   let containers: ContainerImage[] = detail.containers.filter((c) => c.image).map((c) => ({ image: c.image!, imageDigest: c.imageDigest }));
   if (!containers.length || containers.some((c) => !c.imageDigest && !parseImageReference(c.image).digest)) {
+    const refused = await reachTask();
+    if (refused) return { ...NONE, error: refused };
     task = await describeTaskBrief(deps.clients, { arn: detail.taskArn, clusterArn: detail.clusterArn });
     containers = task.containers;
   }
   const hit = await firstQuarantined(deps, containers);
   if (!hit) return { ...NONE, ignored: `no quarantined image among ${containers.length} container${containers.length === 1 ? '' : 's'}` };
+  const refused = await reachTask();
+  if (refused) return { ...NONE, error: refused };
 
   const mode = hit.quarantine.state === 'observed' || forcedObserve(deps.policy, deps.config) ? 'observe' : 'enforce';
   const decision = { policyRule: hit.quarantine.policyRule, mode } as const;
