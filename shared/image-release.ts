@@ -1,5 +1,6 @@
 import { quarantineImage } from './actions/quarantine-image';
 import type { ActionRuntime, Audit } from './actions/response-action';
+import { deploymentHome } from './config';
 import { imageLedgerId, imageUri } from './image/image-reference';
 import { forgetQuarantineState, QUARANTINE_ACTION } from './image/quarantine-state';
 import { NOTIFICATION_SCHEMA_ID, NOTIFICATION_SCHEMA_VERSION, type ActionOutcome, type Notification } from './notification';
@@ -42,7 +43,7 @@ export async function releaseImage(request: ImageReleaseRequest, deps: PipelineD
   }
   forgetQuarantineState(deps.ledger, request.repository, request.digest);
   // The image is in the responder's region (its topic's), in its own account unless a member's was named.
-  const [, , , region = '', home = ''] = deps.config.topicArn.split(':');
+  const { region, account: home } = deploymentHome(deps.config);
   const account = request.account ?? home;
   const notification: Notification = {
     schema: NOTIFICATION_SCHEMA_ID,

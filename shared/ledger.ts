@@ -435,7 +435,6 @@ export class Ledger {
     return items.sort((a, b) => b.at.localeCompare(a.at)).slice(0, limit);
   }
 
-  /** A malformed event is kept for inspection with the error that rejected it. DynamoDB items stop at 400 KB. */
   /**
    * Keeps a refused event for inspection, whatever its size and depth: the key from a well-formed id (or a hash of the
    * event), the event's JSON cut at 300,000 bytes and the error at 2,000 characters, so the item stays under DynamoDB's

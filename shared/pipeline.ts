@@ -2,7 +2,6 @@ import { actingIn } from './acting-account';
 import type { AwsClients } from './aws/clients';
 import type { MemberAccounts } from './aws/member-accounts';
 import { isMutatingAction } from './actions/registry';
-import type { ActionRuntime, Audit } from './actions/response-action';
 import type { ResponderConfig } from './config';
 import { parseOrReject } from './events/parse-or-reject';
 import { normaliseGuardDutyFinding } from './events/guardduty';
@@ -13,7 +12,8 @@ import { buildRuntimeNotification, containmentOf } from './notify/build-notifica
 import { publishNotification } from './notify/publish-notification';
 import { decide, type Decision } from './policy/decide';
 import type { Policy } from './policy/policy';
-import { runSteps, stepsToRetry } from './run-steps';
+import { stepsToRetry, type ActionRuntime, type Audit } from './actions/response-action';
+import { runSteps } from './run-steps';
 import { readTaskState, type TaskState } from './task-state';
 
 export interface PipelineDeps {

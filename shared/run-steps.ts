@@ -1,6 +1,5 @@
 import { findAction } from './actions/registry';
 import type { ActionRuntime, ActionTarget, ImageActionTarget } from './actions/response-action';
-export { holds, stepsToRetry } from './actions/response-action';
 import { awsErrorMessage, failureCode } from './aws/errors';
 import type { ActionOutcome } from './notification';
 import type { Decision } from './policy/decide';

@@ -183,7 +183,7 @@ async function containTask(command: RunbookCommand, deps: PipelineDeps, requeste
 /** A person quarantines an image: the same image path as a scan, with their reason and a decision of their own. */
 async function quarantineImageByHand(command: RunbookCommand, deps: PipelineDeps, requestedBy: string): Promise<RunbookResult> {
   // The responder's own region (that of its topic); its own account unless the command names a member's.
-  const [, , , region = '', home = ''] = deps.config.topicArn.split(':');
+  const { region, account: home } = deploymentHome(deps.config);
   const forced = forcedObserve(deps.policy, deps.config);
   const finding: ImageFinding = {
     kind: 'image',
@@ -375,7 +375,7 @@ export async function runRunbook(payload: unknown, deps: PipelineDeps, requested
         return await quarantineImageByHand(command, deps, who);
       case 'release-image': {
         // Organization-wide: a member's image is released through the member's runbook role, in the responder's region.
-        const [, , , region = '', home = ''] = deps.config.topicArn.split(':');
+        const { region, account: home } = deploymentHome(deps.config);
         const account = command.account ?? home;
         const acting = await actingIn(deps, { account, region, id: `release-image-${randomUUID()}` });
         if (!acting.ok) return { finding: null, decision: null, actions: [], notifications: 0, error: acting.why };
