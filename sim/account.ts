@@ -50,6 +50,9 @@ export interface CallRecord {
   /** IAM refused the call: the refused request, in AWS's words. */
   iamDenied?: IamDecision;
   at: string;
+  /** When the call was made and when it answered (performance.now(), ms), the simulated latency included. */
+  startedAt?: number;
+  endedAt?: number;
 }
 
 /** An EventBridge event the account emitted, shaped like the samples in shared/events. */
@@ -241,9 +244,10 @@ export class SimulatedAccount {
 
   /** One attempt of one operation: latency, then an injected fault or the model's answer, logged either way. */
   private async call(service: ServiceName, operation: string, input: Record<string, unknown>, principal?: string): Promise<Record<string, unknown>> {
+    const startedAt = performance.now();
     const delay = this.latency.for(service, operation);
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
-    const record: CallRecord = { service, operation, input: { ...input }, ok: true, at: this.now().toISOString(), principal };
+    const record: CallRecord = { service, operation, input: { ...input }, ok: true, at: this.now().toISOString(), principal, startedAt };
     this.calls.push(record);
     try {
       await this.authorize(principal, service, operation, input);
@@ -259,6 +263,8 @@ export class SimulatedAccount {
       record.errorCode = (error as Error).name;
       record.iamDenied = (error as { iamDenied?: IamDecision }).iamDenied;
       throw error;
+    } finally {
+      record.endedAt = performance.now();
     }
   }
 

@@ -9,7 +9,7 @@ import { Ledger, ledgerTableDefinition } from '../shared/ledger';
 import { withObserveSwitch } from '../shared/observe-switch';
 import type { EventResult, PipelineDeps } from '../shared/pipeline';
 import type { Policy } from '../shared/policy/policy';
-import { SimulatedAccount } from './account';
+import { SimulatedAccount, type CallRecord } from './account';
 import { MemberAccounts } from '../shared/aws/member-accounts';
 import { IamEvaluator } from './iam/iam-evaluator';
 import { memberRolesFromTemplate } from './member-roles';
@@ -78,6 +78,11 @@ export interface DeploymentOptions {
    * with the member roles of organization/member-role.yml unless named in `withoutMemberRole`.
    */
   organization?: { members: string[]; byOrganizationId?: boolean; withoutMemberRole?: string[]; organizationId?: string };
+  /**
+   * Benchmarks: the functions' ledger calls to dynalite wait the account's simulated latency for `dynamodb`
+   * (`account.latency`) and are logged in the account's `calls` with their start and end times, like every other call.
+   */
+  timeLedgerCalls?: boolean;
 }
 
 /** The member role name (stage parameter memberRoleName's default) and the external id the simulated members trust. */
@@ -202,7 +207,21 @@ export async function startSimulatedDeployment(options: DeploymentOptions): Prom
               regional.calls.push({ service: 'dynamodb', operation, input: { ...(args.input) }, ok: false, errorCode: (error as Error).name, principal: functionName, iamDenied: (error as { iamDenied?: never }).iamDenied, at: (options.now ?? (() => new Date()))().toISOString() });
               throw error;
             }
-            return next(args);
+            if (!options.timeLedgerCalls) return next(args);
+            const record: CallRecord = { service: 'dynamodb', operation, input: { ...(args.input) }, ok: true, principal: functionName, at: '', startedAt: performance.now() };
+            const delay = regional.latency.for('dynamodb', operation);
+            if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+            record.at = (options.now ?? (() => new Date()))().toISOString();
+            regional.calls.push(record);
+            try {
+              return await next(args);
+            } catch (error) {
+              record.ok = false;
+              record.errorCode = (error as Error).name;
+              throw error;
+            } finally {
+              record.endedAt = performance.now();
+            }
           },
           { step: 'initialize', name: 'simulatedIam' },
         );
