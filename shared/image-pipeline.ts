@@ -4,6 +4,7 @@ import type { ActionRuntime, Audit } from './actions/response-action';
 import { parseOrReject } from './events/parse-or-reject';
 import { normaliseImageFinding } from './events/image-finding';
 import type { ImageFinding } from './finding';
+import { deploymentHome } from './config';
 import { imageLedgerId } from './image/image-reference';
 import { findTasksUsingImage } from './image/tasks-using-image';
 import type { ActionOutcome } from './notification';
@@ -16,11 +17,9 @@ import { runSteps } from './run-steps';
 
 const AUTOMATION = 'automation';
 
-
-
 /** For the replay report and logs: severity on GuardDuty's scale (CRITICAL 9, HIGH 7, …), like the notification. */
-function summarise(finding: ImageFinding, rank: number) {
-  return { id: imageLedgerId(finding.repository, finding.digest), type: `${finding.title} on ${finding.repository}`, severity: severityNumber(rank) };
+function summarise(finding: ImageFinding, rank: number, imageId: string) {
+  return { id: imageId, type: `${finding.title} on ${finding.repository}`, severity: severityNumber(rank) };
 }
 
 /**
@@ -44,7 +43,7 @@ export async function respondToImageFinding(event: unknown, deps: PipelineDeps, 
   const parsed = await parseOrReject(event, deps, normaliseImageFinding);
   if (!parsed.ok) return parsed.result;
   const finding = parsed.value;
-  const imageId = imageLedgerId(finding.repository, finding.digest);
+  const imageId = imageLedgerId(finding, deploymentHome(deps.config));
   const audit: Omit<Audit, 'policyRule' | 'mode'> = { ledgerId: imageId, requestedBy, reason: '' };
 
   if (!finding.actionable) {
@@ -55,7 +54,7 @@ export async function respondToImageFinding(event: unknown, deps: PipelineDeps, 
 
   const result = decideImage(finding, deps.policy, deps.config, isMutatingAction, now());
   if (!result.act) {
-    return { finding: summarise(finding, 0), decision: null, actions: [], notifications: 0, ignored: result.reason };
+    return { finding: summarise(finding, 0, imageId), decision: null, actions: [], notifications: 0, ignored: result.reason };
   }
   return respondToImage({ finding, decision: result.decision, rawEvent: event, requestedBy }, deps);
 }
@@ -79,12 +78,13 @@ export interface ImageResponseRequest {
 export async function respondToImage(request: ImageResponseRequest, deps: PipelineDeps): Promise<EventResult> {
   const now = deps.now ?? (() => new Date());
   const { finding, decision, requestedBy } = request;
-  const imageId = imageLedgerId(finding.repository, finding.digest);
+  // Keyed by the image's registry: the same repository and digest in two members are two images.
+  const imageId = imageLedgerId(finding, deploymentHome(deps.config));
   // One claim per image (and per non-acting status): Inspector's many per-CVE events make one message, and only a
   // rise in severity (or observe → enforce) acts again.
   const entryId = request.ledgerId ?? imageId;
   const ledgerId = request.ledgerId ?? (finding.actionable ? imageId : `${imageId}#${finding.status}`);
-  const summary = { finding: summarise(finding, decision.severityRank), decision: { policyRule: decision.policyRule, mode: decision.mode } };
+  const summary = { finding: summarise(finding, decision.severityRank, imageId), decision: { policyRule: decision.policyRule, mode: decision.mode } };
   const claim = await deps.ledger.claim({ ledgerId, severity: decision.severityRank, count: 1, mode: decision.mode });
   if (!claim.claimed) {
     return { ...summary, actions: [], notifications: 0, ignored: `already handled for this image (delivery ${claim.deliveries}, severity rank ${claim.severity}): one message per image` };
@@ -127,6 +127,7 @@ export async function respondToImage(request: ImageResponseRequest, deps: Pipeli
           requestedBy,
           at: now(),
           notes: retryNotes(outcomes, claim.attempt, automatic),
+          homeAccount: deploymentHome(deps.config).account,
         });
         return publishNotification(deps.clients, deps.config.topicArn, {
           ...built,

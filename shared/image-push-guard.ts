@@ -2,6 +2,8 @@ import { quarantineImage, quarantineTagFor } from './actions/quarantine-image';
 import { parseOrReject } from './events/parse-or-reject';
 import { parseImagePush } from './events/ecr-image-action';
 import type { ImageFinding } from './finding';
+import { deploymentHome } from './config';
+import { imageLedgerId } from './image/image-reference';
 import { quarantineStateOf } from './image/quarantine-state';
 import { respondToImage } from './image-pipeline';
 import { forcedObserve } from './observe-switch';
@@ -28,7 +30,11 @@ export async function guardImagePush(event: unknown, deps: PipelineDeps, request
   if (push.result !== 'SUCCESS') return { ...NONE, ignored: `push ${push.result}: nothing was stored` };
   // The tag fallback retags with PutImage, which ECR reports as a push: that one is the responder's own.
   if (push.tag === quarantineTagFor(push.digest)) return { ...NONE, ignored: "the responder's own quarantine tag" };
-  const quarantine = await quarantineStateOf(deps.ledger, push.repository, push.digest);
+  // ECR emits the push in the registry's own account and region (a member's arrives forwarded, envelope unchanged).
+  const envelope = event as { account?: string; region?: string };
+  const home = deploymentHome(deps.config);
+  const registry = { account: envelope.account ?? home.account, region: envelope.region ?? home.region };
+  const quarantine = await quarantineStateOf(deps.ledger, imageLedgerId({ ...registry, repository: push.repository, digest: push.digest }, home));
   if (quarantine.state !== 'enforced') return { ...NONE, ignored: `${push.repository}@${push.digest.slice(0, 19)}… is not quarantined${quarantine.state === 'observed' ? ' (observe mode only)' : ''}` };
 
   const id = (event as { id?: unknown }).id;
@@ -46,13 +52,11 @@ export async function guardImagePush(event: unknown, deps: PipelineDeps, request
     vulnerabilities: [],
     severityRank: 0,
   };
-  const envelope = event as { account?: string; region?: string };
   const finding: ImageFinding = {
     kind: 'image',
     source: 'ecr-push',
     id: eventId,
-    account: envelope.account ?? '',
-    region: envelope.region ?? '',
+    ...registry,
     repository: push.repository,
     digest: push.digest,
     tags: push.tag ? [push.tag] : [],

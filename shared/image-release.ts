@@ -26,7 +26,11 @@ const UNDOABLE = new Set(['applied', 'intent', 'skipped', 'failed']);
  */
 export async function releaseImage(request: ImageReleaseRequest, deps: PipelineDeps): Promise<EventResult> {
   const now = deps.now ?? (() => new Date());
-  const ledgerId = imageLedgerId(request.repository, request.digest);
+  // The image is in the responder's region (its topic's), in its own account unless a member's was named.
+  const home = deploymentHome(deps.config);
+  const { region } = home;
+  const account = request.account ?? home.account;
+  const ledgerId = imageLedgerId({ account, region, repository: request.repository, digest: request.digest }, home);
   const records = (await deps.ledger.recordsForTarget(ledgerId)).filter(
     (r) => r.action === QUARANTINE_ACTION && r.mode === 'enforce' && UNDOABLE.has(r.status) && (r.mechanism === 'archive' || r.mechanism === 'image-tags'),
   );
@@ -41,10 +45,7 @@ export async function releaseImage(request: ImageReleaseRequest, deps: PipelineD
     outcomes.push(outcome);
     await deps.ledger.markReleased(record, { by: request.by, reason: request.reason, detail: outcome.detail ?? '' });
   }
-  forgetQuarantineState(deps.ledger, request.repository, request.digest);
-  // The image is in the responder's region (its topic's), in its own account unless a member's was named.
-  const { region, account: home } = deploymentHome(deps.config);
-  const account = request.account ?? home;
+  forgetQuarantineState(deps.ledger, ledgerId);
   const notification: Notification = {
     schema: NOTIFICATION_SCHEMA_ID,
     version: NOTIFICATION_SCHEMA_VERSION,

@@ -3,7 +3,8 @@ import { stopTaskOnce } from './actions/stop-task';
 import type { ActionRuntime, Audit } from './actions/response-action';
 import { parseTaskStateChange } from './events/ecs-task-state';
 import { parseOrReject } from './events/parse-or-reject';
-import { isEcrRegistry, parseImageReference } from './image/image-reference';
+import { deploymentHome } from './config';
+import { ecrRegistryOf, imageLedgerId, parseImageReference } from './image/image-reference';
 import { quarantineStateOf, type QuarantineState } from './image/quarantine-state';
 import { guardImagePush } from './image-push-guard';
 import type { ActionOutcome } from './notification';
@@ -26,15 +27,18 @@ interface ContainerImage {
   imageDigest?: string;
 }
 
-type Hit = { repository: string; digest: string; uri: string; quarantine: Extract<QuarantineState, { state: 'enforced' | 'observed' }> };
+type Hit = { repository: string; digest: string; uri: string; account: string; quarantine: Extract<QuarantineState, { state: 'enforced' | 'observed' }> };
 
 async function firstQuarantined(deps: PipelineDeps, containers: ContainerImage[]): Promise<Hit | undefined> {
+  const home = deploymentHome(deps.config);
   for (const c of containers) {
     const ref = parseImageReference(c.image);
     const digest = c.imageDigest ?? ref.digest;
-    if (!digest || !isEcrRegistry(ref.registry)) continue;
-    const quarantine = await quarantineStateOf(deps.ledger, ref.repository, digest);
-    if (quarantine.state !== 'none') return { repository: ref.repository, digest, uri: `${c.image.split('@')[0]}@${digest}`, quarantine };
+    // The registry in the image names the account and region whose quarantine counts (a member's own, or one it pulls from).
+    const registry = ecrRegistryOf(ref.registry);
+    if (!digest || !registry) continue;
+    const quarantine = await quarantineStateOf(deps.ledger, imageLedgerId({ ...registry, repository: ref.repository, digest }, home));
+    if (quarantine.state !== 'none') return { repository: ref.repository, digest, account: registry.account, uri: `${c.image.split('@')[0]}@${digest}`, quarantine };
   }
   return undefined;
 }
@@ -136,6 +140,7 @@ export async function guardTaskLaunch(event: unknown, deps: PipelineDeps, reques
         at: now(),
         region: change.region ?? detail.clusterArn.split(':')[3] ?? '',
         observeReason: forcedObserve(deps.policy, deps.config),
+        homeAccount: deploymentHome(deps.config).account,
       });
       const retry = retryNotes(outcomes, claim.attempt, automatic);
       return { ...built, headline: attemptsHeadline(built.headline, outcomes, claim.attempt, automatic), notes: [...built.notes, ...retry] };

@@ -17,7 +17,7 @@ import { publishNotification } from './notify/publish-notification';
 import { respond, type EventResult, type PipelineDeps } from './pipeline';
 import { protectionReason, type Decision } from './policy/decide';
 import type { ImageDecision } from './policy/decide-image';
-import { imageLedgerId } from './image/image-reference';
+import { imageLedgerId, imageOfLedgerId, type HomeRegistry } from './image/image-reference';
 import { actingIn } from './acting-account';
 import { clusterTagsOf, readTaskState, type TaskState } from './task-state';
 
@@ -221,19 +221,32 @@ async function quarantineImageByHand(command: RunbookCommand, deps: PipelineDeps
   return respondToImage({ finding, decision, rawEvent: command, requestedBy, reason: command.reason!, ticket: command.ticket, ledgerId: finding.id }, deps);
 }
 
+/** The ledger target of the command's own target: its task, or its image (in the responder's region; --account's registry). */
+function commandTarget(command: RunbookCommand, home: HomeRegistry): string {
+  if (command.taskArn) return `task:${command.taskArn}`;
+  return imageLedgerId({ account: command.account ?? home.account, region: home.region, repository: command.repository!, digest: command.imageDigest! }, home);
+}
+
 async function recordsFor(command: RunbookCommand, deps: PipelineDeps): Promise<ActionRecord[]> {
   if (command.findingId) return deps.ledger.actionRecords(command.findingId);
-  if (command.taskArn) return deps.ledger.recordsForTarget(`task:${command.taskArn}`);
-  return deps.ledger.recordsForTarget(imageLedgerId(command.repository!, command.imageDigest!));
+  return deps.ledger.recordsForTarget(commandTarget(command, deploymentHome(deps.config)));
+}
+
+/** The account and region a record's target is in: a task ARN's, or an image's registry (a short image id: the responder's). */
+function whereTargetIs(target: string | undefined, home: HomeRegistry): HomeRegistry | undefined {
+  const bare = (target ?? '').replace(/^history:/, '');
+  const task = TASK_ARN.exec(bare.replace(/^task:/, ''));
+  if (task) return { account: task[2]!, region: task[1]! };
+  return imageOfLedgerId(bare, home);
 }
 
 /**
- * The records of one account (status and history with --account): those whose target names it (a task ARN), and
- * the other steps of the same responses (their interface, notification). Image records name no account.
+ * The records of one account (status and history with --account): those whose target names it (a task ARN, an
+ * image's registry), and the other steps of the same responses (their interface, notification).
  */
-export function inAccount(records: ActionRecord[], account: string | undefined): ActionRecord[] {
+export function inAccount(records: ActionRecord[], account: string | undefined, home: HomeRegistry): ActionRecord[] {
   if (!account) return records;
-  const names = (r: ActionRecord) => (r.target ?? '').split(':')[5] === account;
+  const names = (r: ActionRecord) => whereTargetIs(r.target, home)?.account === account;
   const responses = new Set(records.filter(names).map((r) => r.ledgerId));
   return records.filter((r) => names(r) || responses.has(r.ledgerId));
 }
@@ -267,10 +280,10 @@ async function release(command: RunbookCommand, deps: PipelineDeps, requestedBy:
   const all = await recordsFor(command, deps);
   if (all.length === 0) return await nothingMatched(command, deps);
   const records = all.filter((r) => r.mode === 'enforce').sort((a, b) => b.at.localeCompare(a.at));
-  // Organization-wide: undo acts in the account and region of the task the records name.
-  const taskTarget = records.map((r) => TASK_ARN.exec(String(r.target ?? '').replace(/^task:/, ''))).find((m) => m !== null);
-  if (taskTarget) {
-    const acting = await actingIn(deps, { account: taskTarget[2]!, region: taskTarget[1]!, id: command.findingId ?? 'release' });
+  // Organization-wide: undo acts in the account and region of the task or image the records name.
+  const where = records.map((r) => whereTargetIs(r.target, deploymentHome(deps.config))).find((w) => w !== undefined);
+  if (where) {
+    const acting = await actingIn(deps, { ...where, id: command.findingId ?? 'release' });
     if (!acting.ok) return { finding: null, decision: null, actions: [], notifications: 0, error: acting.why };
     deps = acting.deps;
   }
@@ -383,16 +396,15 @@ export async function runRunbook(payload: unknown, deps: PipelineDeps, requested
       }
       case 'status': {
         // Earlier episodes (acted on, released, acted on again) are part of what happened.
-        const earlier = command.findingId
-          ? await deps.ledger.earlierEpisodes(command.findingId)
-          : await deps.ledger.recordsForTarget(`history:${command.taskArn ? `task:${command.taskArn}` : imageLedgerId(command.repository!, command.imageDigest!)}`);
-        const records = inAccount([...earlier, ...(await recordsFor(command, deps))], command.account).sort((a, b) => a.at.localeCompare(b.at));
+        const home = deploymentHome(deps.config);
+        const earlier = command.findingId ? await deps.ledger.earlierEpisodes(command.findingId) : await deps.ledger.recordsForTarget(`history:${commandTarget(command, home)}`);
+        const records = inAccount([...earlier, ...(await recordsFor(command, deps))], command.account, home).sort((a, b) => a.at.localeCompare(b.at));
         if (records.length === 0) return await nothingMatched(command, deps);
         return { finding: null, decision: null, actions: [], notifications: 0, records };
       }
       case 'history': {
         const since = command.since ?? new Date(Date.now() - 7 * 24 * 3600 * 1000).toISOString();
-        return { finding: null, decision: null, actions: [], notifications: 0, records: inAccount(await deps.ledger.recordsSince(since), command.account) };
+        return { finding: null, decision: null, actions: [], notifications: 0, records: inAccount(await deps.ledger.recordsSince(since), command.account, deploymentHome(deps.config)) };
       }
     }
   } catch (error) {

@@ -8,7 +8,8 @@ import {
 } from '@aws-sdk/client-ecr';
 import { z } from 'zod';
 import { awsErrorCode, refusedOrFailed } from '../aws/errors';
-import { imageLedgerId, isEcrRegistry, parseImageReference } from '../image/image-reference';
+import { deploymentHome } from '../config';
+import { imageLedgerId, isEcrRegistry, parseImageReference, type ImageInRegistry } from '../image/image-reference';
 import { forgetQuarantineState, QUARANTINE_ACTION } from '../image/quarantine-state';
 import type { ActionRecord } from '../ledger';
 import type { ActionOutcome } from '../notification';
@@ -31,6 +32,9 @@ type Params = z.infer<typeof Params>;
 export interface ImageBeforeState extends Record<string, unknown> {
   repository: string;
   digest: string;
+  /** The registry's account and region (absent in records written before organization-wide response: the responder's own). */
+  account?: string;
+  region?: string;
   /** `ACTIVE` (standard storage) or `ARCHIVED`, as ECR reported it before the responder acted. */
   imageStatus: string;
   tags: string[];
@@ -42,6 +46,7 @@ export function quarantineTagFor(digest: string): string {
   return `quarantined-${digest.replace(/^sha256:/, '').slice(0, 12)}`;
 }
 
+/** What ECR's calls name (the clients are already the registry's account and region). */
 type Image = { repository: string; digest: string };
 
 async function describeImage(runtime: ActionRuntime, image: Image): Promise<ImageDetail | undefined> {
@@ -54,9 +59,9 @@ async function describeImage(runtime: ActionRuntime, image: Image): Promise<Imag
   }
 }
 
-async function archive(runtime: ActionRuntime, image: Image, detail: ImageDetail, stepSuffix: string): Promise<ActionOutcome> {
+async function archive(runtime: ActionRuntime, image: ImageInRegistry, detail: ImageDetail, stepSuffix: string): Promise<ActionOutcome> {
   const step = `${ACTION}:archive${stepSuffix}`;
-  const target = imageLedgerId(image.repository, image.digest);
+  const target = imageLedgerId(image, deploymentHome(runtime.config));
   await runtime.ledger.writeAhead(runtime.audit, {
     step,
     action: ACTION,
@@ -93,9 +98,9 @@ async function archive(runtime: ActionRuntime, image: Image, detail: ImageDetail
  * delete the image?) is not documented, and deleting evidence is worse. The tags are re-read just before, so only
  * tags still on this digest go; a tag CI moves in the instant between is the remaining, documented risk.
  */
-async function keepOnlyQuarantineTag(runtime: ActionRuntime, image: Image, detail: ImageDetail, stepSuffix: string): Promise<ActionOutcome> {
+async function keepOnlyQuarantineTag(runtime: ActionRuntime, image: ImageInRegistry, detail: ImageDetail, stepSuffix: string): Promise<ActionOutcome> {
   const step = `${ACTION}:tags${stepSuffix}`;
-  const target = imageLedgerId(image.repository, image.digest);
+  const target = imageLedgerId(image, deploymentHome(runtime.config));
   const quarantineTag = quarantineTagFor(image.digest);
   const tags = detail.imageTags ?? [];
   await runtime.ledger.writeAhead(runtime.audit, {
@@ -198,14 +203,14 @@ async function restoreTags(runtime: ActionRuntime, before: ImageBeforeState): Pr
 }
 
 /** Archives one image (tag fallback if refused). `stepSuffix` keeps several images of one runtime finding apart. */
-async function quarantineOne(runtime: ActionRuntime, image: Image, params: Params, stepSuffix = ''): Promise<ActionOutcome[]> {
+async function quarantineOne(runtime: ActionRuntime, image: ImageInRegistry, params: Params, stepSuffix = ''): Promise<ActionOutcome[]> {
   const detail = await describeImage(runtime, image);
   if (!detail) return [{ action: ACTION, status: 'skipped', detail: `${image.repository}@${image.digest} not found in ECR (deleted): nothing to quarantine` }];
   const outcomes = [await archive(runtime, image, detail, stepSuffix)];
   if (outcomes[0]!.status !== 'applied' && outcomes[0]!.status !== 'skipped' && params.tagFallback) {
     outcomes.push(await keepOnlyQuarantineTag(runtime, image, detail, stepSuffix));
   }
-  forgetQuarantineState(runtime.ledger, image.repository, image.digest);
+  forgetQuarantineState(runtime.ledger, imageLedgerId(image, deploymentHome(runtime.config)));
   return outcomes;
 }
 
@@ -213,8 +218,8 @@ async function quarantineOne(runtime: ActionRuntime, image: Image, params: Param
  * A runtime finding's images: the digests its task runs, from DescribeTasks. Only this account's ECR in this region
  * can be archived by the responder; anything else is said plainly.
  */
-function runtimeImages(target: ActionTarget): { images: Image[]; notQuarantinable: ActionOutcome[] } {
-  const images: Image[] = [];
+function runtimeImages(target: ActionTarget): { images: ImageInRegistry[]; notQuarantinable: ActionOutcome[] } {
+  const images: ImageInRegistry[] = [];
   const notQuarantinable: ActionOutcome[] = [];
   for (const container of target.task.containers) {
     const reference = parseImageReference(container.image);
@@ -224,7 +229,7 @@ function runtimeImages(target: ActionTarget): { images: Image[]; notQuarantinabl
       const why = ownEcr ? 'no digest known (DescribeTasks gave none)' : "not in this account and region's ECR";
       notQuarantinable.push({ action: ACTION, status: 'unsupported', mechanism: 'archive', detail: `${container.image}: ${why}, so it cannot be quarantined` });
     } else if (!images.some((i) => i.repository === reference.repository && i.digest === digest)) {
-      images.push({ repository: reference.repository, digest });
+      images.push({ account: target.finding.account, region: target.finding.region, repository: reference.repository, digest });
     }
   }
   return { images, notQuarantinable };
@@ -259,11 +264,11 @@ export const quarantineImage = defineAction<Params, ImageActionTarget | ActionTa
   destructive: true,
   reversible: true,
   kinds: ['image', 'runtime'],
-  describe(params, target) {
+  describe(params, target, config) {
     if (!('task' in target)) return describeForImage(params, target);
     const { images, notQuarantinable } = runtimeImages(target);
     return [
-      ...images.map((i): ActionOutcome => ({ action: ACTION, status: 'planned', mechanism: 'archive', detail: `would archive ${i.repository}@${i.digest}`, target: imageLedgerId(i.repository, i.digest) })),
+      ...images.map((i): ActionOutcome => ({ action: ACTION, status: 'planned', mechanism: 'archive', detail: `would archive ${i.repository}@${i.digest}`, target: imageLedgerId(i, deploymentHome(config)) })),
       ...notQuarantinable,
     ];
   },
@@ -275,7 +280,8 @@ export const quarantineImage = defineAction<Params, ImageActionTarget | ActionTa
       for (const image of images) outcomes.push(...(await quarantineOne(runtime, image, params, `:${image.repository}@${image.digest}`)));
       return outcomes.length ? outcomes : [{ action: ACTION, status: 'skipped', detail: 'the task lists no container image' }];
     }
-    const outcomes = await quarantineOne(runtime, { repository: target.finding.repository, digest: target.finding.digest }, params);
+    const { account, region, repository, digest } = target.finding;
+    const outcomes = await quarantineOne(runtime, { account, region, repository, digest }, params);
     if (params.stopRunningTasks) outcomes.push(...(await stopTasksUsingImage(runtime, target)));
     return outcomes;
   },
@@ -284,7 +290,8 @@ export const quarantineImage = defineAction<Params, ImageActionTarget | ActionTa
     if (!before || (record.mechanism !== 'archive' && record.mechanism !== 'image-tags')) {
       return { action: ACTION, status: 'unsupported', mechanism: record.mechanism, detail: 'a stopped task cannot be restarted' };
     }
-    forgetQuarantineState(runtime.ledger, before.repository, before.digest);
+    // The record's target is the image's ledger id, whichever account it names.
+    if (record.target) forgetQuarantineState(runtime.ledger, record.target);
     if (record.mechanism === 'image-tags') {
       return { action: ACTION, status: 'applied', mechanism: 'image-tags', detail: await restoreTags(runtime, before) };
     }

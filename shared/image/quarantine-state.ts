@@ -1,5 +1,4 @@
 import type { ActionRecord, Ledger } from '../ledger';
-import { imageLedgerId } from './image-reference';
 
 export const QUARANTINE_ACTION = 'quarantine-image';
 /** Mechanisms that hold a quarantine; a failed or refused step holds nothing. */
@@ -37,18 +36,20 @@ function stateOf(records: ActionRecord[]): QuarantineState {
   return { state: enforced ? 'enforced' : 'observed', ledgerId: held.ledgerId, policyRule: held.policyRule, mechanism: held.mechanism ?? '', reason: held.reason, at: held.updatedAt };
 }
 
-/** Whether the ledger holds a quarantine of this digest (released ones do not count). */
-export async function quarantineStateOf(ledger: Ledger, repository: string, digest: string, now = Date.now()): Promise<QuarantineState> {
-  const key = imageLedgerId(repository, digest);
+/**
+ * Whether the ledger holds a quarantine of this image (released ones do not count). `imageId` is its imageLedgerId,
+ * which names the registry's account and region: a member's quarantine is never another account's.
+ */
+export async function quarantineStateOf(ledger: Ledger, imageId: string, now = Date.now()): Promise<QuarantineState> {
   const cache = cacheOf(ledger);
-  const cached = cache.get(key);
+  const cached = cache.get(imageId);
   if (cached && cached.until > now) return cached.state;
-  const state = stateOf(await ledger.recordsForTarget(key));
-  cache.set(key, { state, until: now + (state.state === 'none' ? NEGATIVE_TTL_MS : POSITIVE_TTL_MS) });
+  const state = stateOf(await ledger.recordsForTarget(imageId));
+  cache.set(imageId, { state, until: now + (state.state === 'none' ? NEGATIVE_TTL_MS : POSITIVE_TTL_MS) });
   return state;
 }
 
 /** Called after this container quarantines or releases a digest, so its own next answer is fresh. */
-export function forgetQuarantineState(ledger: Ledger, repository: string, digest: string): void {
-  cacheOf(ledger).delete(imageLedgerId(repository, digest));
+export function forgetQuarantineState(ledger: Ledger, imageId: string): void {
+  cacheOf(ledger).delete(imageId);
 }

@@ -21,8 +21,9 @@ const SOURCE_TYPE: Record<ImageFinding['source'], string> = {
   runbook: 'Runbook quarantine-image',
 };
 
-export function imageReleaseCommand(repository: string, digest: string, target: string): string {
-  return `npm run runbook -- release-image --repository ${repository} --digest ${digest} --reason "<why>" ${target}`;
+/** `account`: a member's image (its registry's account); the responder's own needs none. */
+export function imageReleaseCommand(repository: string, digest: string, target: string, account?: string): string {
+  return `npm run runbook -- release-image --repository ${repository} --digest ${digest}${account ? ` --account ${account}` : ''} --reason "<why>" ${target}`;
 }
 
 /** The ECR console page of the image's scan results. */
@@ -83,6 +84,8 @@ export interface ImageNotificationInput {
   requestedBy: string;
   at: Date;
   notes?: string[];
+  /** The responder's own account: a member's image is released with --account. */
+  homeAccount?: string;
 }
 
 /** One message per image per scan (Inspector sends one event per CVE; the claim keeps it to one message). */
@@ -126,7 +129,7 @@ export function buildImageNotification(input: ImageNotificationInput): Notificat
     actions: outcomes,
     requestedBy: input.requestedBy,
     links: [{ label: 'Image scan results', url: scanConsoleUrl(finding) }],
-    releaseCommand: quarantined ? imageReleaseCommand(finding.repository, finding.digest, runbookTarget(finding.region)) : undefined,
+    releaseCommand: quarantined ? imageReleaseCommand(finding.repository, finding.digest, runbookTarget(finding.region), input.homeAccount && finding.account !== input.homeAccount ? finding.account : undefined) : undefined,
     notes: [
       ...decision.notes,
       ...(input.tasksUsingImage.length && !decision.steps.some((s) => s.action === QUARANTINE && (s.params as { stopRunningTasks?: boolean }).stopRunningTasks)

@@ -6,7 +6,9 @@ import { runbookTarget } from './build-notification';
 
 export interface LaunchGuardNotificationInput {
   task: TaskState;
-  image: { repository: string; digest: string; uri: string };
+  /** `account`: the registry's; released with --account when it is not `homeAccount` (the responder's). */
+  image: { repository: string; digest: string; uri: string; account?: string };
+  homeAccount?: string;
   quarantine: Extract<QuarantineState, { state: 'enforced' | 'observed' }>;
   mode: 'observe' | 'enforce';
   outcomes: ActionOutcome[];
@@ -61,7 +63,7 @@ export function buildLaunchGuardNotification(input: LaunchGuardNotificationInput
         url: `https://${r}.console.aws.amazon.com/ecs/v2/clusters/${encodeURIComponent(task.clusterArn.split('/').pop() ?? '')}/tasks/${encodeURIComponent(task.taskArn.split('/').pop() ?? '')}/configuration?region=${r}`,
       },
     ],
-    releaseCommand: imageReleaseCommand(image.repository, image.digest, runbookTarget(r)),
+    releaseCommand: imageReleaseCommand(image.repository, image.digest, runbookTarget(r), input.homeAccount && image.account !== input.homeAccount ? image.account : undefined),
     notes: [
       ...(input.observeReason ? [input.observeReason] : []),
       ...(task.service ? [`Service ${task.service} will keep trying to start tasks from this digest until its task definition points at a fixed image.`] : []),

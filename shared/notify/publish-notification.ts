@@ -3,6 +3,7 @@ import type { AwsClients } from '../aws/clients';
 import { awsErrorCode, awsErrorMessage } from '../aws/errors';
 import { bounded } from '../events/aws-formats';
 import { wellFormed, type ActionOutcome, type Notification } from '../notification';
+import { withMemberAccountAccess } from './console-access';
 
 /**
  * SNS refuses a message over 256 KiB, body plus attributes (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html:
@@ -60,9 +61,13 @@ export function subjectOf(notification: Notification): string {
 /**
  * Publishes one notification. Never throws: it runs after actions were applied, so a failure is returned as a
  * `failed` outcome with AWS's error code, for the ledger and the caller's retry, and never hides what was done.
+ * The topic is the responder's own, so here every kind of message learns whether its resources are in a member's
+ * account, and gets the switch-role link and the console's limit said (console-access.ts).
  */
-export async function publishNotification(clients: AwsClients, topicArn: string, notification: Notification): Promise<ActionOutcome> {
+export async function publishNotification(clients: AwsClients, topicArn: string, given: Notification): Promise<ActionOutcome> {
   try {
+    const [, partition = '', , , account = ''] = topicArn.split(':');
+    const notification = withMemberAccountAccess(given, { account, partition });
     const attribute = (value: string) => ({ DataType: 'String', StringValue: bounded(wellFormed(value), 256) });
     const out = await clients.sns.send(
       new PublishCommand({

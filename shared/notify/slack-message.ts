@@ -106,7 +106,7 @@ function list(items: string[], max: number, sep = ', '): string {
  * GovCloud consoles) and AWS's documentation. A link to anything else is shown as text, so no value from an event can
  * become a live link (https://docs.aws.amazon.com/general/latest/gr/rande.html names the console endpoints).
  */
-const LINKABLE_HOST = /^(?:(?:[a-z0-9-]+\.)?console\.aws\.amazon\.com|(?:[a-z0-9-]+\.)?console\.amazonaws\.cn|(?:[a-z0-9-]+\.)?console\.amazonaws-us-gov\.com|docs\.aws\.amazon\.com)$/;
+const LINKABLE_HOST = /^(?:(?:[a-z0-9-]+\.)?console\.aws\.amazon\.com|(?:[a-z0-9-]+\.)?console\.amazonaws\.cn|(?:[a-z0-9-]+\.)?console\.amazonaws-us-gov\.com|docs\.aws\.amazon\.com|signin\.aws\.amazon\.com)$/;
 
 /** True for an https URL to an AWS console or documentation host, with no user name, password or port. */
 export function isLinkable(url: string): boolean {
