@@ -1,38 +1,36 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { SSMClient } from '@aws-sdk/client-ssm';
-import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
-import { join } from 'node:path';
 import { createAwsClients, type AwsClients } from './aws/clients';
 import { MemberAccounts } from './aws/member-accounts';
 import { configFromEnvironment, deploymentHome, type ResponderConfig } from './config';
 import { Ledger } from './ledger';
 import { withObserveSwitch } from './observe-switch';
 import type { PipelineDeps } from './pipeline';
-import { loadPolicyFile } from './policy/policy';
+import { loadCompiledPolicy } from './policy/compiled-policy';
+import { cachedParameterReader } from './aws/observe-switch-provider';
 
 /** How stale the live observe switch may be: a flip takes effect within this. */
 const SWITCH_MAX_AGE_SECONDS = 30;
 
 let deps: PipelineDeps | undefined;
-let switchProvider: SSMProvider | undefined;
+let readParameter: ((name: string) => Promise<string | undefined>) | undefined;
 
 /**
- * Built once per Lambda container (cold start) and reused. A bad policy or configuration fails the cold start loudly
- * rather than responding with half a policy. policy.yml is packaged beside the bundle (serverless.yml patterns).
+ * Built once per Lambda container (cold start) and reused. A bad configuration fails the cold start loudly rather
+ * than responding with half of it. The policy was validated at package time and is carried in the bundle as JSON.
  */
 function baseDeps(): PipelineDeps {
   if (deps) return deps;
   const config = configFromEnvironment();
-  const policyFile = process.env.POLICY_FILE ?? join(process.env.LAMBDA_TASK_ROOT ?? process.cwd(), 'policy.yml');
   const clients = createAwsClients();
   deps = {
     clients,
     memberAccounts: memberAccountsFor(config, clients),
     ledger: new Ledger(DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }), config.tableName),
-    policy: loadPolicyFile(policyFile),
+    policy: loadCompiledPolicy(),
     config,
   };
+  if (config.switchParameter) deps.readObserveSwitch = observeSwitchReader(config.switchParameter);
   return deps;
 }
 
@@ -51,12 +49,21 @@ function memberAccountsFor(config: ResponderConfig, clients: AwsClients): Member
   );
 }
 
-/** The container's dependencies with the live observe switch applied (read through Powertools, cached 30 s). */
-export async function lambdaDeps(): Promise<PipelineDeps> {
-  const base = baseDeps();
-  const name = base.config.switchParameter;
-  if (!name) return base;
-  switchProvider ??= new SSMProvider({ awsSdkV3Client: new SSMClient({}) });
-  const provider = switchProvider;
-  return withObserveSwitch(base, async () => (await provider.get(name, { maxAge: SWITCH_MAX_AGE_SECONDS })) ?? undefined);
+/**
+ * The live observe switch, read from SSM and cached 30 s. The SSM client is built on the first read, not at cold start.
+ * Imported statically: a dynamic import() would keep esbuild from tree-shaking the client (172 KB against 20 KB).
+ */
+function observeSwitchReader(name: string): () => Promise<string | undefined> {
+  return async () => (readParameter ??= cachedParameterReader(SWITCH_MAX_AGE_SECONDS))(name);
+}
+
+/**
+ * The container's dependencies with the live observe switch applied (it fails closed: shared/observe-switch.ts).
+ * `deferObserveSwitch`: not awaited here but handed over as `readObserveSwitch`, for the runtime pipeline to read it
+ * in parallel with its first AWS calls (issue 10: reading it first was one more round trip before the network cut).
+ */
+export async function lambdaDeps(options: { deferObserveSwitch?: boolean } = {}): Promise<PipelineDeps> {
+  const { readObserveSwitch, ...base } = baseDeps();
+  if (!readObserveSwitch) return base;
+  return options.deferObserveSwitch ? { ...base, readObserveSwitch } : withObserveSwitch(base, readObserveSwitch);
 }

@@ -24,17 +24,18 @@ export interface ClientOptions {
   credentials?: AwsCredentialIdentity;
 }
 
-/** Clients for a real account, from the default credential chain. */
+const CLIENTS = { ecs: ECSClient, ec2: EC2Client, ecr: ECRClient, s3: S3Client, sns: SNSClient, secrets: SecretsManagerClient, sts: STSClient };
+
+/**
+ * Clients for a real account, from the default credential chain. Each is built on first use: a path that never calls
+ * S3 or Secrets Manager never resolves their configuration (region, credentials provider, endpoint rules).
+ */
 export function createAwsClients(options: ClientOptions = {}): AwsClients {
   const config = { region: options.region, credentials: options.credentials, maxAttempts: 4 };
-  return {
-    ecs: new ECSClient(config),
-    ec2: new EC2Client(config),
-    ecr: new ECRClient(config),
-    s3: new S3Client(config),
-    sns: new SNSClient(config),
-    secrets: new SecretsManagerClient(config),
-    sts: new STSClient(config),
-  };
+  const made: Partial<AwsClients> = {};
+  const clients = {} as AwsClients;
+  for (const [name, Client] of Object.entries(CLIENTS) as [keyof AwsClients, new (c: typeof config) => never][]) {
+    Object.defineProperty(clients, name, { enumerable: true, get: () => (made[name] ??= new Client(config)) });
+  }
+  return clients;
 }
-

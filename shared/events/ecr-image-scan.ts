@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ImageFinding } from '../finding';
 import { ACCOUNT_ID, EVENT_ID, IMAGE_DIGEST, IMAGE_TAG, matching, REGION, REPOSITORY_NAME } from './aws-formats';
 import { assertOurs, type Home } from './home';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { severityLabel, type Finding } from '../finding';
 import {
   assertSameOrigin,

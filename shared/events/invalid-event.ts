@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 
 /** Bad input: names the field and the problem. The pipeline takes no action on it. */
 export class InvalidEventError extends Error {

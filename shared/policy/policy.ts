@@ -3,7 +3,8 @@ import { parse as parseYaml } from 'yaml';
 import { actionNames, findAction } from '../actions/registry';
 import { globToRegExp, matchesAny } from './glob';
 import { GUARDDUTY_ECS_FINDING_TYPES } from './guardduty-finding-types';
-import { PolicySchema, type Safety, type AcceptedRisk, type PolicyDocument, type PolicyRuleDocument } from './policy-schema';
+import { PolicySchema } from './policy-document';
+import type { Safety, AcceptedRisk, PolicyDocument, PolicyRuleDocument } from './policy-schema';
 
 export interface PolicyStep {
   action: string;

@@ -1,0 +1,67 @@
+// @ts-check
+/* global module, process, __dirname */
+'use strict';
+// The Lambda bundles' esbuild options, in one place: serverless.yml (custom.esbuild.config, which serverless-esbuild
+// requires and calls), test/lambda-bundle.test.ts and bench/cold-start.ts all build with these.
+// process.getBuiltinModule rather than require: this file is type-checked and linted as the rest of deploy/ is.
+const { readFileSync } = process.getBuiltinModule('node:fs');
+const path = process.getBuiltinModule('node:path');
+const { execFileSync } = process.getBuiltinModule('node:child_process');
+
+/** Where `npm run package` (cli/validate-policy.ts --out) writes the validated policy the bundles carry. */
+const COMPILED_POLICY_FILE = path.join(__dirname, '..', '.build', 'policy.json');
+
+/**
+ * The SDK's generated schema modules (one per client, every shape of the service) are `sideEffects: false`, yet the
+ * query and XML protocols (EC2, S3, SNS, STS) give their members trait objects with computed keys, `{ [_xN]: _m }`
+ * where `const _xN = "xmlName"`. esbuild treats a computed key as possibly side-effecting (it may call toString), so it
+ * keeps every one of EC2's 3,405 schema statements: 552 KB for the six operations the responder calls. Writing the
+ * constant's string literal in place of the key ({ "xmlName": _m }, the same object) lets esbuild drop the unused
+ * schemas (552 KB -> 25 KB). https://esbuild.github.io/api/#tree-shaking
+ */
+/** @type {import('esbuild').Plugin} */
+const sdkSchemaKeys = {
+  name: 'sdk-schema-literal-keys',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]@aws-sdk[\\/][^\\/]+[\\/]dist-es[\\/](submodules[\\/][^\\/]+[\\/])?schemas[\\/]schemas_0\.js$/ }, ({ path }) => {
+      const text = readFileSync(path, 'utf8');
+      const strings = new Map([...text.matchAll(/^const (_\w+) = ("[^"\\\n]*");$/gm)].map((m) => [m[1] ?? '', m[2] ?? '']));
+      return { contents: text.replace(/\[(_\w+)\]:/g, (key, /** @type {string} */ name) => (strings.has(name) ? `${strings.get(name)}:` : key)), loader: 'js' };
+    });
+  },
+};
+
+/**
+ * esbuild options for one Lambda bundle. `compiledPolicy` is the validated policy as JSON text; esbuild puts it in
+ * place of `__COMPILED_POLICY__` (a define may be any JSON value: https://esbuild.github.io/api/#define), so the bundle
+ * carries the checked policy and no YAML parser or policy schema.
+ */
+/** @param {string} compiledPolicy @returns {import('esbuild').BuildOptions} */
+function lambdaBuildOptions(compiledPolicy) {
+  return {
+    bundle: true,
+    minify: true,
+    sourcemap: false,
+    target: 'node22',
+    platform: 'node',
+    format: 'cjs',
+    // dist-es (ES modules) can be tree-shaken; the SDK's default `main` is one CommonJS file per client.
+    mainFields: ['module', 'main'],
+    define: { __COMPILED_POLICY__: compiledPolicy },
+    plugins: [sdkSchemaKeys],
+  };
+}
+
+/**
+ * serverless-esbuild calls this (custom.esbuild.config) once per `osls package`. The policy is validated and compiled
+ * here, not only by `npm run package`: sim/packaged-template.ts runs `osls package` itself, and a .build/policy.json
+ * left from an earlier policy.yml must never be what ships. `exclude: []` bundles the SDK rather than expecting it on
+ * Lambda.
+ */
+module.exports = () => {
+  const root = path.join(__dirname, '..');
+  execFileSync(path.join(root, 'node_modules', '.bin', 'tsx'), ['cli/validate-policy.ts', 'policy.yml', '--out', COMPILED_POLICY_FILE], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  return { ...lambdaBuildOptions(readFileSync(COMPILED_POLICY_FILE, 'utf8')), exclude: [] };
+};
+module.exports.lambdaBuildOptions = lambdaBuildOptions;
+module.exports.COMPILED_POLICY_FILE = COMPILED_POLICY_FILE;
