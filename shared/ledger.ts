@@ -75,6 +75,18 @@ export type ClaimResult =
   | { claimed: false; deliveries: number; severity: number; state: string };
 
 const CLAIM = '#CLAIM';
+const EPISODE = '#EPISODE';
+const episodeKey = (target: string) => `EPISODE#${target}`;
+
+/** What earlier findings hold on a target, when this one opens (or takes over) its episode. */
+export interface Episode {
+  /** The finding that opened the episode (this one, for a new episode). */
+  openedBy: string;
+  /** Steps that hold on the target already (`isolate-task`, `stop-task`, `tag`). */
+  held: string[];
+  /** The target already took its slot of the blast-radius limit. */
+  counted: boolean;
+}
 
 /** Another invocation is handling the same finding right now; this delivery must be retried, not dropped. */
 export class ClaimBusyError extends Error {
@@ -82,8 +94,9 @@ export class ClaimBusyError extends Error {
   constructor(
     readonly ledgerId: string,
     readonly leaseUntil: string,
+    why = `${ledgerId} is being handled by another invocation`,
   ) {
-    super(`${ledgerId} is being handled by another invocation (lease until ${leaseUntil}): retry later`);
+    super(`${why} (lease until ${leaseUntil}): retry later`);
   }
 }
 const findingKey = (ledgerId: string) => `FINDING#${ledgerId}`;
@@ -117,7 +130,7 @@ export class Ledger {
    */
   async claim(request: ClaimRequest): Promise<ClaimResult> {
     const now = this.now();
-    const existing = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: findingKey(request.ledgerId), sk: CLAIM } }));
+    // One conditional write, no read first: it runs beside DescribeTasks, on the way to the network cut.
     try {
       const taken = await this.doc.send(
         new UpdateCommand({
@@ -145,7 +158,8 @@ export class Ledger {
           },
         }),
       );
-      return { claimed: true, reason: existing.Item ? 're-evaluate' : 'first', attempt: Number(taken.Attributes?.attempts ?? 1) };
+      // Every delivery adds one: a claim taken at the first is the finding's first.
+      return { claimed: true, reason: Number(taken.Attributes?.deliveries) === 1 ? 'first' : 're-evaluate', attempt: Number(taken.Attributes?.attempts ?? 1) };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       const seen = await this.doc.send(
@@ -166,15 +180,19 @@ export class Ledger {
     }
   }
 
-  async finishClaim(ledgerId: string, containment: string): Promise<void> {
+  /**
+   * `mode`: the mode the response ran in, when the live observe switch (read beside the claim) turned an enforce
+   * decision into observe: stored, so a delivery after the switch is turned off re-evaluates and acts.
+   */
+  async finishClaim(ledgerId: string, containment: string, mode?: Mode): Promise<void> {
     await this.doc.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { pk: findingKey(ledgerId), sk: CLAIM },
         // A later re-evaluation (severity rises) counts its attempts afresh.
-        UpdateExpression: 'SET #state = :done, containment = :containment, finishedAt = :now REMOVE attempts',
-        ExpressionAttributeNames: { '#state': 'state' },
-        ExpressionAttributeValues: { ':done': 'done', ':containment': containment, ':now': this.now().toISOString() },
+        UpdateExpression: `SET #state = :done, containment = :containment, finishedAt = :now${mode ? ', #mode = :mode' : ''} REMOVE attempts`,
+        ExpressionAttributeNames: { '#state': 'state', ...(mode ? { '#mode': 'mode' } : {}) },
+        ExpressionAttributeValues: { ':done': 'done', ':containment': containment, ':now': this.now().toISOString(), ...(mode ? { ':mode': mode } : {}) },
       }),
     );
   }
@@ -183,16 +201,87 @@ export class Ledger {
    * A step failed transiently: the claim stays open (`retry`), so Lambda's next delivery of the event takes it at
    * once and re-runs what did not finish.
    */
-  async retryClaim(ledgerId: string, containment: string): Promise<void> {
+  async retryClaim(ledgerId: string, containment: string, mode?: Mode): Promise<void> {
     await this.doc.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { pk: findingKey(ledgerId), sk: CLAIM },
-        UpdateExpression: 'SET #state = :retry, containment = :containment, leaseUntil = :past',
-        ExpressionAttributeNames: { '#state': 'state' },
-        ExpressionAttributeValues: { ':retry': 'retry', ':containment': containment, ':past': new Date(0).toISOString() },
+        UpdateExpression: `SET #state = :retry, containment = :containment, leaseUntil = :past${mode ? ', #mode = :mode' : ''}`,
+        ExpressionAttributeNames: { '#state': 'state', ...(mode ? { '#mode': 'mode' } : {}) },
+        ExpressionAttributeValues: { ':retry': 'retry', ':containment': containment, ':past': new Date(0).toISOString(), ...(mode ? { ':mode': mode } : {}) },
       }),
     );
+  }
+
+  /**
+   * One containment per task: the first finding about a target opens its episode; a later one takes it over once it is
+   * no longer running (or its lease ran out) and acts only on what is not held yet (an escalation, such as a stop after
+   * an isolation). While another finding runs it, this throws `ClaimBusyError`: the platform retries the delivery once
+   * that response is done. One conditional write; `ALL_OLD` says what earlier findings hold.
+   */
+  async openEpisode(target: string, ledgerId: string): Promise<Episode> {
+    const now = this.now();
+    const key = { pk: episodeKey(target), sk: EPISODE };
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: 'SET #state = :running, leaseUntil = :lease, ownerId = :me, openedBy = if_not_exists(openedBy, :me), openedAt = if_not_exists(openedAt, :now) ADD findings :meSet',
+          ConditionExpression: 'attribute_not_exists(pk) OR #state <> :running OR leaseUntil < :now OR ownerId = :me',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':running': 'running',
+            ':lease': new Date(now.getTime() + this.leaseSeconds * 1000).toISOString(),
+            ':me': ledgerId,
+            ':meSet': new Set([ledgerId]),
+            ':now': now.toISOString(),
+          },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      const old = out.Attributes ?? {};
+      return { openedBy: typeof old.openedBy === 'string' ? old.openedBy : ledgerId, held: [...((old.held as Set<string> | undefined) ?? [])], counted: old.counted === true };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const live = (await this.doc.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }))).Item ?? {};
+      throw new ClaimBusyError(ledgerId, String(live.leaseUntil), `${target} is being contained by ${String(live.ownerId)}`);
+    }
+  }
+
+  /**
+   * The episode's owner is done (`done`) or will be retried (`retry`: the lease is given up so the retry, or another
+   * finding, takes it at once). `held`: the steps that now hold on the target; `counted`: the target took its slot
+   * of the blast-radius limit. A takeover after a lost lease makes this a no-op.
+   */
+  async closeEpisode(target: string, ledgerId: string, close: { held: string[]; counted: boolean; retry: boolean }): Promise<void> {
+    const now = this.now().toISOString();
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: episodeKey(target), sk: EPISODE },
+          UpdateExpression: `SET #state = :state, leaseUntil = :until, closedAt = :now${close.counted ? ', counted = :true' : ''}${close.held.length ? ' ADD held :held' : ''}`,
+          ConditionExpression: 'ownerId = :me',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':state': close.retry ? 'retry' : 'done',
+            ':until': close.retry ? new Date(0).toISOString() : now,
+            ':now': now,
+            ':me': ledgerId,
+            ...(close.counted ? { ':true': true } : {}),
+            ...(close.held.length ? { ':held': new Set(close.held) } : {}),
+          },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  /** The episode of a target, as it stands (status, the runbook's history, tests). */
+  async episode(target: string): Promise<Record<string, unknown> | undefined> {
+    return (await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: episodeKey(target), sk: EPISODE }, ConsistentRead: true }))).Item;
   }
 
   /** After an unexpected error: let the platform's retry take the claim at once. */
@@ -341,8 +430,22 @@ export class Ledger {
   }
 
 
-  /** A step undone (by a person's release, or automatically when its task stopped): who, why, when. */
+  /**
+   * A step undone (by a person's release, or automatically when its task stopped): who, why, when. Its target's episode
+   * ends with it: a later finding about the target contains it afresh.
+   */
   async markReleased(record: ActionRecord, release: { by: string; reason: string; detail: string }): Promise<void> {
+    if (record.target?.startsWith('task:')) {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: episodeKey(record.target), sk: EPISODE },
+          UpdateExpression: 'SET #state = :released, releasedAt = :now REMOVE held, counted, openedBy, openedAt',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':released': 'released', ':now': this.now().toISOString() },
+        }),
+      );
+    }
     await this.doc.send(
       new UpdateCommand({
         TableName: this.tableName,
@@ -377,7 +480,7 @@ export class Ledger {
     }
   }
 
-  /** Gives a slot back (the second of two scopes was full). */
+  /** Gives a slot back (the other scope was full, or the action it was taken for changed nothing). */
   async returnSlot(scope: string, windowStart: Date): Promise<void> {
     await this.doc.send(
       new UpdateCommand({
@@ -401,8 +504,9 @@ export class Ledger {
     return items;
   }
 
+  /** Consistent: a retry right after a crash must see every step its previous attempt recorded. */
   private rowsOfFinding(ledgerId: string, prefix: 'ACTION#' | 'EPISODE#'): Promise<ActionRecord[]> {
-    return this.queryAll({ KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)', ExpressionAttributeValues: { ':pk': findingKey(ledgerId), ':prefix': prefix } });
+    return this.queryAll({ ConsistentRead: true, KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)', ExpressionAttributeValues: { ':pk': findingKey(ledgerId), ':prefix': prefix } });
   }
 
   /** Earlier, released episodes of a finding's steps (a step acted on again after a release). */

@@ -14,14 +14,18 @@ export const STAGE_OBSERVES =
  * other value) leaves the policy in charge. Fails closed: if the switch cannot be read, nothing destructive happens.
  */
 export async function withObserveSwitch(deps: PipelineDeps, readSwitch: () => Promise<string | undefined>): Promise<PipelineDeps> {
-  let observeReason: string | undefined;
+  const observeReason = await observeSwitchReason(readSwitch);
+  return observeReason ? { ...deps, config: { ...deps.config, forceObserve: true, observeReason } } : deps;
+}
+
+/** Why the live switch forces observe mode, or undefined when it leaves the policy in charge. Never throws. */
+export async function observeSwitchReason(readSwitch: () => Promise<string | undefined>): Promise<string | undefined> {
   try {
     const value = (await readSwitch())?.trim();
-    if (value === OBSERVE) observeReason = 'The observe switch (SSM parameter) is on: nothing was changed.';
+    return value === OBSERVE ? 'The observe switch (SSM parameter) is on: nothing was changed.' : undefined;
   } catch (error) {
-    observeReason = `The observe switch could not be read (${awsErrorCode(error)}): failing closed, nothing was changed.`;
+    return `The observe switch could not be read (${awsErrorCode(error)}): failing closed, nothing was changed.`;
   }
-  return observeReason ? { ...deps, config: { ...deps.config, forceObserve: true, observeReason } } : deps;
 }
 
 /**

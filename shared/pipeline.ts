@@ -2,7 +2,7 @@ import { actingIn } from './acting-account';
 import type { AwsClients } from './aws/clients';
 import type { MemberAccounts } from './aws/member-accounts';
 import { isMutatingAction } from './actions/registry';
-import type { ResponderConfig } from './config';
+import { deploymentHome, type ResponderConfig } from './config';
 import { parseOrReject } from './events/parse-or-reject';
 import { normaliseGuardDutyFinding } from './events/guardduty';
 import type { Finding } from './finding';
@@ -13,7 +13,8 @@ import { publishNotification } from './notify/publish-notification';
 import { decide, type Decision } from './policy/decide';
 import type { Policy } from './policy/policy';
 import { stepsToRetry, type ActionRuntime, type Audit } from './actions/response-action';
-import { runSteps } from './run-steps';
+import { EPISODE_ACTIONS, runSteps } from './run-steps';
+import { observeSwitchReason } from './observe-switch';
 import { readTaskState, type TaskState } from './task-state';
 
 export interface PipelineDeps {
@@ -24,6 +25,11 @@ export interface PipelineDeps {
   policy: Policy;
   config: ResponderConfig;
   now?: () => Date;
+  /**
+   * The live observe switch's value (shared/observe-switch.ts), not yet applied: the Lambda passes it unread so the
+   * pipeline reads it in parallel with its first AWS calls. Absent: no live switch, or already applied to `config`.
+   */
+  readObserveSwitch?: () => Promise<string | undefined>;
 }
 
 /** What one event led to: the replay CLI prints it, the Lambda logs and returns it. */
@@ -79,10 +85,10 @@ export function retryNotes(outcomes: ActionOutcome[], attempt: number, automatic
  * failed transiently, so Lambda's re-delivery is a retry and not a duplicate. Returns those steps: the caller throws
  * `ResponseIncomplete` with them once its result is recorded and people were told.
  */
-export async function settleClaim(ledger: Ledger, ledgerId: string, outcomes: ActionOutcome[], state: string, automatic: boolean): Promise<ActionOutcome[]> {
+export async function settleClaim(ledger: Ledger, ledgerId: string, outcomes: ActionOutcome[], state: string, automatic: boolean, mode?: Decision['mode']): Promise<ActionOutcome[]> {
   const pending = automatic ? stepsToRetry(outcomes) : [];
-  if (pending.length) await ledger.retryClaim(ledgerId, state);
-  else await ledger.finishClaim(ledgerId, state);
+  if (pending.length) await ledger.retryClaim(ledgerId, state, mode);
+  else await ledger.finishClaim(ledgerId, state, mode);
   return pending;
 }
 
@@ -142,25 +148,76 @@ export interface ResponseRequest {
   task?: TaskState;
 }
 
-/** Claim, gather, apply (or describe, in observe mode), record, notify. Automation and people both come through here. */
+/** The live switch forces observe mode: the decision observes, and says why. */
+function observed(decision: Decision, why: string | undefined): Decision {
+  if (!why || decision.mode === 'observe') return decision;
+  return { ...decision, mode: 'observe', notes: [...decision.notes, why] };
+}
+
+/**
+ * Reads the steps will need, started beside the episode's claim rather than after it: the network ACL a cut is planned
+ * from, and the task definition and interface description the evidence and tags keep. Each is read once (TaskDetails);
+ * a failure surfaces in the step that needs it.
+ */
+function prefetch(task: TaskState, decision: Decision): void {
+  if (!task.found || decision.mode !== 'enforce') return;
+  const uses = (name: string) => decision.steps.some((s) => s.action === name);
+  const reads = [
+    ...(uses('isolate-task') ? [task.details.networkAcl()] : []),
+    ...(uses('capture-evidence') ? [task.details.taskDefinition()] : []),
+    ...(uses('capture-evidence') || uses('tag') ? [task.details.taskInterface()] : []),
+  ];
+  for (const read of reads) void read.catch(() => undefined);
+}
+
+/**
+ * Claim, gather, apply (or describe, in observe mode), record, notify. Automation and people both come through here.
+ * Containment first: the finding's claim, DescribeTasks and the live observe switch go at once; then the task's
+ * episode beside the reads the cut needs; then the steps, the network cut ahead of anything that can wait.
+ */
 export async function respond(request: ResponseRequest, deps: PipelineDeps): Promise<EventResult> {
   const now = deps.now ?? (() => new Date());
-  const { finding, decision, ledgerId, requestedBy } = request;
-  const claim = await deps.ledger.claim({ ledgerId, severity: finding.severity, count: finding.count, mode: decision.mode });
-  const summary = { finding: summarise(finding), decision: { policyRule: decision.policyRule, mode: decision.mode } };
+  const { finding, ledgerId, requestedBy } = request;
+  const summary = { finding: summarise(finding), decision: { policyRule: request.decision.policyRule, mode: request.decision.mode } };
+  const readSwitch = deps.readObserveSwitch;
+  const claiming = deps.ledger.claim({ ledgerId, severity: finding.severity, count: finding.count, mode: request.decision.mode });
+  // A member account is reached after the claim: a duplicate delivery must not assume its role again (a role that
+  // cannot be assumed is reported once). The responder's own account is read beside the claim.
+  const member = deps.memberAccounts !== undefined && finding.account !== deploymentHome(deps.config).account;
+  const reach = () => actingIn(deps, finding).then(async (acting) => (acting.ok ? { ...acting, task: request.task ?? (await readTaskState(acting.deps.clients, finding.task)) } : acting));
+  const [claimed, reached, switched] = await Promise.allSettled([
+    claiming,
+    member ? claiming.then((c) => (c.claimed ? reach() : undefined)) : reach(),
+    readSwitch ? observeSwitchReason(readSwitch) : Promise.resolve(undefined),
+  ]);
+  if (claimed.status === 'rejected') throw claimed.reason;
+  const claim = claimed.value;
   if (!claim.claimed) {
     return { ...summary, actions: [], notifications: 0, ignored: `duplicate delivery ${claim.deliveries} of this finding: already handled (severity ${claim.severity})` };
   }
+  if (reached.status === 'rejected') {
+    // The lease lets a retry in anyway if this write fails too.
+    await deps.ledger.abandonClaim(ledgerId).catch(() => undefined);
+    throw reached.reason;
+  }
+  const acting = reached.value!;
+  if (!acting.ok) return refuseResponse(request, acting.why, deps, summary);
+  const decision = observed(request.decision, switched.status === 'fulfilled' ? switched.value : undefined);
+  summary.decision.mode = decision.mode;
+  const { task } = acting;
+  deps = acting.deps;
 
   const automatic = finding.source !== 'runbook';
-  const acting = await actingIn(deps, finding);
-  if (!acting.ok) return refuseResponse(request, acting.why, deps, summary);
-  deps = acting.deps;
+  const target = `task:${task.taskArn}`;
   const outcomes: ActionOutcome[] = [];
+  let episodeOpen = false;
   let pending: ActionOutcome[];
   let result: EventResult;
   try {
-    const task = request.task ?? (await readTaskState(deps.clients, finding.task));
+    prefetch(task, decision);
+    // One containment per task: findings about the same task share its episode (ClaimBusyError while another runs it).
+    const episode = decision.mode === 'enforce' && task.found && decision.steps.some((s) => EPISODE_ACTIONS.has(s.action)) ? await deps.ledger.openEpisode(target, ledgerId) : undefined;
+    episodeOpen = episode !== undefined;
     const audit: Audit = { ledgerId, policyRule: decision.policyRule, mode: decision.mode, requestedBy, reason: request.reason, ticket: request.ticket };
     const runtime: ActionRuntime = {
       clients: deps.clients,
@@ -190,13 +247,21 @@ export async function respond(request: ResponseRequest, deps: PipelineDeps): Pro
       },
     };
     const scope = { account: finding.account, cluster: finding.task.clusterName };
-    await runSteps(decision, { target: { finding, task, rawEvent: request.rawEvent }, recordTarget: `task:${task.taskArn}`, scope }, runtime, outcomes);
+    const run = await runSteps(decision, { target: { finding, task, rawEvent: request.rawEvent }, recordTarget: target, scope, first: claim.reason === 'first', episode }, runtime, outcomes);
     const containment = containmentOf(decision, outcomes);
-    pending = await settleClaim(deps.ledger, ledgerId, outcomes, containment.state, automatic);
+    const toRetry = automatic ? stepsToRetry(outcomes) : [];
+    [pending] = await Promise.all([
+      settleClaim(deps.ledger, ledgerId, outcomes, containment.state, automatic, decision.mode),
+      episode ? deps.ledger.closeEpisode(target, ledgerId, { ...run, retry: toRetry.length > 0 }) : undefined,
+    ]);
+    episodeOpen = false;
     result = resultOf(summary, outcomes, containment, [...decision.notes, ...retryNotes(outcomes, claim.attempt, automatic)]);
   } catch (error) {
-    // The lease lets a retry in anyway if this write fails too.
-    await deps.ledger.abandonClaim(ledgerId).catch(() => undefined);
+    // The leases let a retry in anyway if these writes fail too.
+    await Promise.all([
+      deps.ledger.abandonClaim(ledgerId).catch(() => undefined),
+      episodeOpen ? deps.ledger.closeEpisode(target, ledgerId, { held: [], counted: false, retry: true }).catch(() => undefined) : undefined,
+    ]);
     throw error;
   }
   if (pending.length) throw new ResponseIncomplete(ledgerId, claim.attempt, pending);

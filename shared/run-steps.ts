@@ -1,10 +1,11 @@
 import { findAction } from './actions/registry';
-import type { ActionRuntime, ActionTarget, ImageActionTarget } from './actions/response-action';
+import { holds, type ActionRuntime, type ActionTarget, type ImageActionTarget } from './actions/response-action';
 import { awsErrorMessage, failureCode } from './aws/errors';
+import type { ActionRecord, Episode } from './ledger';
 import type { ActionOutcome } from './notification';
 import type { Decision } from './policy/decide';
 import { DEFAULT_SAFETY } from './policy/policy-schema';
-import { allowDestructive } from './safety';
+import { allowDestructive, type SafetyVerdict } from './safety';
 
 export interface StepContext {
   target: ActionTarget | ImageActionTarget;
@@ -12,50 +13,122 @@ export interface StepContext {
   recordTarget: string;
   /** What the blast-radius limit counts against. */
   scope: { account: string; cluster?: string };
+  /** The finding's first claim: no earlier delivery can have recorded a step, so the ledger is not asked. */
+  first?: boolean;
+  /** The task's episode: what earlier findings about it hold (skipped here), and whether it took its slot already. */
+  episode?: Episode;
+}
+
+/** What the steps leave on the target, for its episode. */
+export interface StepsRun {
+  held: string[];
+  counted: boolean;
+}
+
+/** The steps a task's episode holds once for every finding about the task. */
+export const EPISODE_ACTIONS: ReadonlySet<string> = new Set(['tag', 'isolate-task', 'stop-task']);
+
+/** Take the blast-radius slot inside their apply, right before the change and beside its write-ahead. */
+const ADMIT_INSIDE = new Set(['isolate-task', 'stop-task']);
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
 }
 
 /**
- * Runs a decision's steps in order, for tasks and images alike. Observe mode describes instead of applying (notify
- * still runs); a step already applied by an earlier delivery is skipped; a destructive step first takes a
- * blast-radius slot (fail closed); a failing step is recorded and does not stop the next.
+ * Runs a decision's steps, for tasks and images alike. Containment first: the steps run at once, except that a step
+ * that destroys evidence (a stop) waits until every step listed before it is ready (evidence stored, tags set, the
+ * network cut made), and `notify` runs last with every outcome. Observe mode describes instead of applying (notify
+ * still runs); a step already applied by an earlier delivery, or held in the task's episode, is skipped; a disruptive
+ * step takes the task's one blast-radius slot (fail closed), given back when nothing changed; a failing step is
+ * recorded and does not stop the others. Outcomes are listed in the policy's order.
  */
-export async function runSteps(decision: Decision, context: StepContext, runtime: ActionRuntime, outcomes: ActionOutcome[]): Promise<void> {
+export async function runSteps(decision: Decision, context: StepContext, runtime: ActionRuntime, outcomes: ActionOutcome[]): Promise<StepsRun> {
   const { ledger, audit } = runtime;
-  const earlier = await ledger.actionRecords(audit.ledgerId);
-  for (const step of decision.steps) {
-    const action = findAction(step.action)!;
-    if (decision.mode === 'observe' && !action.runsInObserveMode) {
-      for (const planned of action.describe(step.params, context.target, runtime.config)) {
-        outcomes.push(planned);
-        await ledger.recordOutcome(audit, `observe:${action.name}:${planned.mechanism ?? ''}`, planned, context.recordTarget);
-      }
-      continue;
-    }
-    const done = earlier.find((r) => r.action === action.name && r.status === 'applied' && r.mode === 'enforce');
-    if (done && action.name !== 'notify') {
-      outcomes.push({ action: action.name, status: 'skipped', mechanism: done.mechanism ?? undefined, detail: `already applied at ${done.updatedAt} by an earlier delivery` });
-      continue;
-    }
-    if (action.destructive && !decision.force) {
-      const verdict = await allowDestructive(ledger, runtime.safety ?? DEFAULT_SAFETY, context.scope, new Date());
-      if (!verdict.allowed) {
-        // Said loudly: in the outcome, the ledger and the notification's notes.
-        const withheld: ActionOutcome = verdict.transient
-          ? { action: action.name, status: 'failed', mechanism: 'safety', errorCode: verdict.transient, detail: verdict.why }
-          : { action: action.name, status: 'skipped', mechanism: 'safety', detail: verdict.why };
-        outcomes.push(withheld);
-        decision.notes.push(verdict.why);
-        await ledger.recordOutcome(audit, action.name, withheld, context.recordTarget);
-        continue;
-      }
-    }
+  const earlier = context.first ? [] : await ledger.actionRecords(audit.ledgerId);
+  const notifySteps = decision.steps.filter((s) => s.action === 'notify');
+  const steps = decision.steps.filter((s) => s.action !== 'notify');
+  let admission: Promise<SafetyVerdict> | undefined;
+  const admit = (action: string): Promise<ActionOutcome | undefined> => {
+    if (decision.force || context.episode?.counted) return Promise.resolve(undefined);
+    admission ??= allowDestructive(ledger, runtime.safety ?? DEFAULT_SAFETY, context.scope, new Date()).then((verdict) => {
+      // Said loudly, once: in the notification's notes, and in each withheld step's outcome and record.
+      if (!verdict.allowed) decision.notes.push(verdict.why);
+      return verdict;
+    });
+    return admission.then((verdict) =>
+      verdict.allowed
+        ? undefined
+        : verdict.transient
+          ? { action, status: 'failed', mechanism: 'safety', errorCode: verdict.transient, detail: verdict.why }
+          : { action, status: 'skipped', mechanism: 'safety', detail: verdict.why },
+    );
+  };
+
+  const ready = steps.map(() => deferred());
+  const runs = steps.map(async (step, index): Promise<ActionOutcome[]> => {
     try {
-      outcomes.push(...(await action.apply(step.params, context.target, { ...runtime, recordTarget: context.recordTarget })));
-    } catch (error) {
-      const failed: ActionOutcome = { action: action.name, status: 'failed', errorCode: failureCode(error), detail: awsErrorMessage(error) };
-      outcomes.push(failed);
-      await ledger.recordOutcome(audit, action.name, failed, context.recordTarget);
+      const action = findAction(step.action)!;
+      const stepRuntime: ActionRuntime = {
+        ...runtime,
+        earlier,
+        admit,
+        recordTarget: context.recordTarget,
+        ready: ready[index]!.resolve,
+        beforeStop: Promise.all(ready.slice(0, index).map((r) => r.promise)).then(() => undefined),
+      };
+      return await runStep(step, action, decision, context, stepRuntime, earlier);
+    } finally {
+      ready[index]!.resolve();
     }
-  }
+  });
+  for (const run of await Promise.all(runs)) outcomes.push(...run);
+  for (const step of notifySteps) outcomes.push(...(await runStep(step, findAction(step.action)!, decision, context, { ...runtime, recordTarget: context.recordTarget }, earlier)));
+
+  const verdict = admission ? await admission : undefined;
+  const changed = outcomes.some((o) => o.status === 'applied' && findAction(o.action)?.destructive);
+  // The slot counts a task disrupted: an action that changed nothing (the task had already stopped) gives it back.
+  if (verdict?.allowed && !changed) await verdict.release();
+  const held = [...EPISODE_ACTIONS].filter((name) => outcomes.some((o) => o.action === name && holds(o)));
+  return { held, counted: Boolean(verdict?.allowed && changed) || Boolean(context.episode?.counted) };
 }
 
+async function runStep(
+  step: Decision['steps'][number],
+  action: NonNullable<ReturnType<typeof findAction>>,
+  decision: Decision,
+  context: StepContext,
+  runtime: ActionRuntime,
+  earlier: ActionRecord[],
+): Promise<ActionOutcome[]> {
+  const { ledger, audit } = runtime;
+  if (decision.mode === 'observe' && !action.runsInObserveMode) {
+    const planned = action.describe(step.params, context.target, runtime.config);
+    for (const outcome of planned) await ledger.recordOutcome(audit, `observe:${action.name}:${outcome.mechanism ?? ''}`, outcome, context.recordTarget);
+    return planned;
+  }
+  const done = earlier.find((r) => r.action === action.name && r.status === 'applied' && r.mode === 'enforce');
+  if (done && action.name !== 'notify') {
+    return [{ action: action.name, status: 'skipped', mechanism: done.mechanism ?? undefined, detail: `already applied at ${done.updatedAt} by an earlier delivery` }];
+  }
+  if (context.episode?.held.includes(action.name)) {
+    const detail = `already applied in this task's episode, opened by ${context.episode.openedBy}: one containment per task, nothing changed`;
+    return [{ action: action.name, status: 'skipped', mechanism: 'episode', detail }];
+  }
+  if (action.destructive && !ADMIT_INSIDE.has(action.name)) {
+    const withheld = await runtime.admit!(action.name);
+    if (withheld) {
+      await ledger.recordOutcome(audit, action.name, withheld, context.recordTarget);
+      return [withheld];
+    }
+  }
+  try {
+    return await action.apply(step.params, context.target, runtime);
+  } catch (error) {
+    const failed: ActionOutcome = { action: action.name, status: 'failed', errorCode: failureCode(error), detail: awsErrorMessage(error) };
+    await ledger.recordOutcome(audit, action.name, failed, context.recordTarget);
+    return [failed];
+  }
+}

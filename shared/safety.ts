@@ -3,7 +3,7 @@ import type { Ledger } from './ledger';
 import type { Safety } from './policy/policy-schema';
 
 /** `transient`: the counter could not be read for a reason that passes (throttling, a 5xx): retry the event. */
-export type SafetyVerdict = { allowed: true } | { allowed: false; why: string; transient?: string };
+export type SafetyVerdict = { allowed: true; release: () => Promise<void> } | { allowed: false; why: string; transient?: string };
 
 function windowStart(now: Date, minutes: number): Date {
   const size = minutes * 60_000;
@@ -11,24 +11,30 @@ function windowStart(now: Date, minutes: number): Date {
 }
 
 /**
- * The blast-radius limit: at most N destructive actions per window per account and per cluster (atomic DynamoDB
- * counters). Fails closed: if the counter cannot be read or written, the answer is no.
+ * The blast-radius limit: at most N tasks disrupted per window per account and per cluster (atomic DynamoDB counters,
+ * both taken at once). A task takes one slot per episode, whatever its steps; `release` gives the slots back when the
+ * action changed nothing (the task had already stopped). Fails closed: if a counter cannot be written, the answer is no.
  */
 export async function allowDestructive(ledger: Ledger, safety: Safety, scope: { account: string; cluster?: string }, now: Date): Promise<SafetyVerdict> {
   const start = windowStart(now, safety.windowMinutes);
   const window = `${safety.windowMinutes} min`;
-  try {
-    if (!(await ledger.takeSlot(`account#${scope.account}`, start, safety.maxDestructivePerAccount, safety.windowMinutes))) {
-      return { allowed: false, why: `BLAST-RADIUS LIMIT: ${safety.maxDestructivePerAccount} destructive actions in ${window} already taken in account ${scope.account}; downgraded to notify` };
-    }
-    if (scope.cluster && !(await ledger.takeSlot(`cluster#${scope.account}#${scope.cluster}`, start, safety.maxDestructivePerCluster, safety.windowMinutes))) {
-      await ledger.returnSlot(`account#${scope.account}`, start);
-      return { allowed: false, why: `BLAST-RADIUS LIMIT: ${safety.maxDestructivePerCluster} destructive actions in ${window} already taken in cluster ${scope.cluster}; downgraded to notify` };
-    }
-    return { allowed: true };
-  } catch (error) {
+  const scopes = [
+    { key: `account#${scope.account}`, limit: safety.maxDestructivePerAccount, full: `account ${scope.account}` },
+    ...(scope.cluster ? [{ key: `cluster#${scope.account}#${scope.cluster}`, limit: safety.maxDestructivePerCluster, full: `cluster ${scope.cluster}` }] : []),
+  ];
+  const taken = await Promise.allSettled(scopes.map((s) => ledger.takeSlot(s.key, start, s.limit, safety.windowMinutes)));
+  const giveBack = () => Promise.all(scopes.filter((_, i) => taken[i]!.status === 'fulfilled' && (taken[i] as PromiseFulfilledResult<boolean>).value).map((s) => ledger.returnSlot(s.key, start))).then(() => undefined);
+  const failed = taken.find((t): t is PromiseRejectedResult => t.status === 'rejected');
+  if (failed) {
+    await giveBack().catch(() => undefined);
     // Fails closed now; a transient cause (the ledger throttled) is retried with the event rather than held for good.
-    const why = `SAFETY CHECK FAILED (${awsErrorCode(error)}: ${awsErrorMessage(error)}): no destructive action taken`;
-    return isTransient(error) ? { allowed: false, why, transient: failureCode(error) } : { allowed: false, why };
+    const why = `SAFETY CHECK FAILED (${awsErrorCode(failed.reason)}: ${awsErrorMessage(failed.reason)}): no destructive action taken`;
+    return isTransient(failed.reason) ? { allowed: false, why, transient: failureCode(failed.reason) } : { allowed: false, why };
   }
+  const full = scopes.find((_, i) => !(taken[i] as PromiseFulfilledResult<boolean>).value);
+  if (full) {
+    await giveBack();
+    return { allowed: false, why: `BLAST-RADIUS LIMIT: ${full.limit} tasks already disrupted in ${window} in ${full.full}; downgraded to notify` };
+  }
+  return { allowed: true, release: giveBack };
 }

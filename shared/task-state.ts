@@ -1,4 +1,4 @@
-import { DescribeInstancesCommand, DescribeNetworkInterfacesCommand, type NetworkInterface } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, DescribeNetworkInterfacesCommand, type NetworkAcl, type NetworkInterface } from '@aws-sdk/client-ec2';
 import {
   DescribeClustersCommand,
   DescribeContainerInstancesCommand,
@@ -8,6 +8,7 @@ import {
   type TaskDefinition,
 } from '@aws-sdk/client-ecs';
 import type { AwsClients } from './aws/clients';
+import { networkAclForSubnet } from './aws/network-acl';
 import { awsErrorCode } from './aws/errors';
 import type { TaskReference } from './finding';
 
@@ -20,6 +21,30 @@ export interface InterfaceState {
   /** ECS/Fargate-created interfaces are requester-managed: AWS refuses security-group changes on them. */
   requesterManaged: boolean;
   tags: Record<string, string>;
+}
+
+/**
+ * An awsvpc task's interface as DescribeTasks names it (its attachment's details). ECS creates and manages it: "they
+ * cannot be detached manually or modified by your account"
+ * (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-networking-awsvpc.html), so its groups cannot be
+ * swapped, which is known without asking EC2.
+ */
+export interface TaskInterface {
+  id: string;
+  subnetId: string;
+  privateIp: string;
+}
+
+/**
+ * What is read only when an action needs it, once per event and never before the network cut: the task definition and
+ * the interface as EC2 describes it (groups, VPC, tags), for evidence, tags and the security-group swap.
+ */
+export interface TaskDetails {
+  taskDefinition(): Promise<TaskDefinition | undefined>;
+  /** The awsvpc interface as EC2 describes it; undefined once it is deleted (a stopped task) or without one. */
+  taskInterface(): Promise<InterfaceState | undefined>;
+  /** The network ACL of the awsvpc interface's subnet: what a network-ACL deny is planned from. */
+  networkAcl(): Promise<NetworkAcl | undefined>;
 }
 
 /** What the responder knows about a task before it plans: read-only, gathered once per event. */
@@ -35,14 +60,23 @@ export interface TaskState {
   launchType?: string;
   networkMode?: string;
   containers: { name: string; image: string; imageDigest?: string }[];
-  /** The task's own interface (awsvpc). */
-  taskInterface?: InterfaceState;
+  /** The task's own interface (awsvpc), from DescribeTasks alone. */
+  taskInterface?: TaskInterface;
   /** The container instance's primary interface (EC2 launch type, bridge/host mode). */
   hostInterface?: InterfaceState & { instanceId: string };
   tags: Record<string, string>;
   /** Raw API output, kept as evidence. */
-  raw: { task?: Task; taskDefinition?: TaskDefinition };
+  raw: { task?: Task };
+  details: TaskDetails;
 }
+
+/** A read made at most once, on first use (and its failure kept for every caller). */
+function once<T>(read: () => Promise<T>): () => Promise<T> {
+  let result: Promise<T> | undefined;
+  return () => (result ??= read());
+}
+
+const NO_DETAILS: TaskDetails = { taskDefinition: () => Promise.resolve(undefined), taskInterface: () => Promise.resolve(undefined), networkAcl: () => Promise.resolve(undefined) };
 
 function interfaceState(eni: NetworkInterface): InterfaceState {
   return {
@@ -99,7 +133,7 @@ export const TASK_STATE_READS = [
 ] as const;
 
 function notFound(ref: Pick<TaskReference, 'arn' | 'clusterArn'>, notFoundReason: string): TaskState {
-  return { found: false, notFoundReason, taskArn: ref.arn, clusterArn: ref.clusterArn, containers: [], tags: {}, raw: {} };
+  return { found: false, notFoundReason, taskArn: ref.arn, clusterArn: ref.clusterArn, containers: [], tags: {}, raw: {}, details: NO_DETAILS };
 }
 
 const TASK_GONE = 'DescribeTasks did not find the task: it has already stopped and been cleaned up.';
@@ -119,8 +153,15 @@ async function describeOneTask(clients: AwsClients, ref: Pick<TaskReference, 'ar
   }
 }
 
-/** What DescribeTasks alone says about a task. */
-function describedTask(ref: Pick<TaskReference, 'arn' | 'clusterArn'>, task: Task): TaskState {
+function attachmentDetail(task: Task, name: string): string | undefined {
+  return task.attachments?.find((a) => a.type === 'ElasticNetworkInterface')?.details?.find((d) => d.name === name)?.value;
+}
+
+/** What DescribeTasks alone says about a task; the rest is read on first use. */
+function describedTask(clients: AwsClients, ref: Pick<TaskReference, 'arn' | 'clusterArn'>, task: Task): TaskState {
+  const eniId = attachmentDetail(task, 'networkInterfaceId');
+  const subnetId = attachmentDetail(task, 'subnetId');
+  const privateIp = attachmentDetail(task, 'privateIPv4Address');
   return {
     found: true,
     taskArn: ref.arn,
@@ -131,7 +172,16 @@ function describedTask(ref: Pick<TaskReference, 'arn' | 'clusterArn'>, task: Tas
     launchType: task.launchType,
     containers: (task.containers ?? []).map((c) => ({ name: c.name ?? '', image: c.image ?? '', imageDigest: c.imageDigest })),
     tags: Object.fromEntries((task.tags ?? []).map((t) => [t.key ?? '', t.value ?? ''])),
+    networkMode: eniId ? 'awsvpc' : undefined,
+    taskInterface: eniId && subnetId && privateIp ? { id: eniId, subnetId, privateIp } : undefined,
     raw: { task },
+    details: {
+      taskDefinition: once(async () =>
+        task.taskDefinitionArn ? (await clients.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: task.taskDefinitionArn }))).taskDefinition : undefined,
+      ),
+      taskInterface: once(async () => (eniId ? describeInterface(clients, eniId) : undefined)),
+      networkAcl: once(async () => (subnetId ? networkAclForSubnet(clients, subnetId) : undefined)),
+    },
   };
 }
 
@@ -141,26 +191,19 @@ function describedTask(ref: Pick<TaskReference, 'arn' | 'clusterArn'>, task: Tas
  */
 export async function describeTaskBrief(clients: AwsClients, ref: Pick<TaskReference, 'arn' | 'clusterArn'>): Promise<TaskState> {
   const { task, notFoundReason } = await describeOneTask(clients, ref);
-  return task ? describedTask(ref, task) : notFound(ref, notFoundReason);
+  return task ? describedTask(clients, ref, task) : notFound(ref, notFoundReason);
 }
 
-/** GuardDuty names the task but not its interface, IP or image digest: DescribeTasks and friends give those. */
+/**
+ * GuardDuty names the task but not its interface, IP or image digest: DescribeTasks gives those, and is the only read
+ * before a Fargate task's network cut (its attachment names subnet and address). Bridge/host mode on EC2 shares the
+ * container instance's interface, found through the instance.
+ */
 export async function readTaskState(clients: AwsClients, ref: Pick<TaskReference, 'arn' | 'clusterArn'>): Promise<TaskState> {
   const { task, notFoundReason } = await describeOneTask(clients, ref);
   if (!task) return notFound(ref, notFoundReason);
-
-  const definition = task.taskDefinitionArn
-    ? (await clients.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: task.taskDefinitionArn }))).taskDefinition
-    : undefined;
-  const eniId = task.attachments
-    ?.find((a) => a.type === 'ElasticNetworkInterface')
-    ?.details?.find((d) => d.name === 'networkInterfaceId')?.value;
-
-  return {
-    ...describedTask(ref, task),
-    networkMode: definition?.networkMode ?? (eniId ? 'awsvpc' : undefined),
-    taskInterface: eniId ? await describeInterface(clients, eniId) : undefined,
-    hostInterface: !eniId && task.containerInstanceArn ? await describeHostInterface(clients, ref.clusterArn, task.containerInstanceArn) : undefined,
-    raw: { task, taskDefinition: definition },
-  };
+  const state = describedTask(clients, ref, task);
+  if (state.taskInterface || !task.containerInstanceArn) return state;
+  const hostInterface = await describeHostInterface(clients, ref.clusterArn, task.containerInstanceArn);
+  return { ...state, hostInterface, networkMode: (await state.details.taskDefinition())?.networkMode };
 }

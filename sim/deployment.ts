@@ -77,7 +77,15 @@ export interface DeploymentOptions {
    * An organization-wide deployment: these member accounts (listed, or allowed as members of the organization), each
    * with the member roles of organization/member-role.yml unless named in `withoutMemberRole`.
    */
-  organization?: { members: string[]; byOrganizationId?: boolean; withoutMemberRole?: string[]; organizationId?: string };
+  organization?: {
+    members: string[];
+    byOrganizationId?: boolean;
+    withoutMemberRole?: string[];
+    organizationId?: string;
+    /** Stage parameters memberRoleName and memberExternalId: the members' roles are made with them (defaults below). */
+    roleName?: string;
+    externalId?: string;
+  };
   /**
    * Benchmarks: the functions' ledger calls to dynalite wait the account's simulated latency for `dynamodb`
    * (`account.latency`) and are logged in the account's `calls` with their start and end times, like every other call.
@@ -130,11 +138,13 @@ export async function startSimulatedDeployment(options: DeploymentOptions): Prom
   const switchParameter = `/ecs-threat-responder/${SIMULATED_STAGE}/observe-switch`;
 
   const organization = options.organization ? new SimulatedOrganization(account.accountId, options.now, options.organization.organizationId) : undefined;
+  const memberRole = options.organization?.roleName ?? MEMBER_ROLE;
+  const externalId = options.organization?.externalId ?? SIMULATED_EXTERNAL_ID;
   const addMember = (member: string, withoutMemberRole = false) => {
     if (!organization) throw new Error('the simulated deployment is not organization-wide');
     organization.addMember(member);
     if (withoutMemberRole) return;
-    organization.deployMemberRoles(member, memberRolesFromTemplate(member, account.region, { SecurityAccountId: account.accountId, ResponderStackName: STACK, ExternalId: SIMULATED_EXTERNAL_ID, RoleName: MEMBER_ROLE }));
+    organization.deployMemberRoles(member, memberRolesFromTemplate(member, account.region, { SecurityAccountId: account.accountId, ResponderStackName: STACK, ExternalId: externalId, RoleName: memberRole }));
   };
   if (organization && options.organization) {
     account.organization = organization;
@@ -149,8 +159,8 @@ export async function startSimulatedDeployment(options: DeploymentOptions): Prom
         accounts: byOrganization ? [] : options.organization.members,
         organizationId: byOrganization ? organization.organizationId : undefined,
         // People's commands go through the member's runbook role, the only one that may undo (organization/member-role.yml).
-        roleName: functionName === 'runbook' ? `${MEMBER_ROLE}-runbook` : MEMBER_ROLE,
-        externalId: SIMULATED_EXTERNAL_ID,
+        roleName: functionName === 'runbook' ? `${memberRole}-runbook` : memberRole,
+        externalId,
       },
       { homeAccountId: regional.accountId, sts: clients.sts, organizations: () => Promise.resolve(regional.organizationsClient(functionName)), clientsWith: (region, credentials) => organization.clientsFor(credentials, region), now: options.now },
     );
@@ -184,8 +194,8 @@ export async function startSimulatedDeployment(options: DeploymentOptions): Prom
             organization: {
               memberAccounts: options.organization.byOrganizationId ? [] : options.organization.members,
               organizationId: options.organization.byOrganizationId ? organization.organizationId : undefined,
-              roleName: MEMBER_ROLE,
-              externalId: SIMULATED_EXTERNAL_ID,
+              roleName: memberRole,
+              externalId,
             },
           }
         : {}),
@@ -233,7 +243,9 @@ export async function startSimulatedDeployment(options: DeploymentOptions): Prom
     };
     const invoke = async (functionName: FunctionName, event: unknown, requestedBy?: string): Promise<EventResult> => {
       const ssm = regional.ssmClient(functionName);
-      const deps = await withObserveSwitch(depsFor(functionName), async () => (await ssm.send(new GetParameterCommand({ Name: switchParameter }))).Parameter?.Value);
+      const readSwitch = async () => (await ssm.send(new GetParameterCommand({ Name: switchParameter }))).Parameter?.Value;
+      // As shared/lambda-deps.ts: the runtime pipeline reads the switch beside its first calls; the others before they start.
+      const deps = functionName === 'runtimeFinding' ? { ...depsFor(functionName), readObserveSwitch: readSwitch } : await withObserveSwitch(depsFor(functionName), readSwitch);
       const entryPoint = ENTRY_POINTS[functionName];
       if (!entryPoint) throw new Error(`no entry point for ${functionName}`);
       return entryPoint(event, deps, requestedBy);

@@ -26,7 +26,8 @@ describe('retry to containment', () => {
   it('CreateNetworkAclEntry throttled through every SDK attempt: recorded, the invocation fails, the re-delivery contains', async () => {
     d = await startDeployment({ policy: naclOnly });
     d.account.seedFromEvent(FARGATE);
-    d.account.faults.inject({ service: 'ec2', operation: 'CreateNetworkAclEntry', error: 'throttle', times: 3 });
+    // Both directions are asked at once, each with the SDK's 3 attempts: 6 throttles exhaust them.
+    d.account.faults.inject({ service: 'ec2', operation: 'CreateNetworkAclEntry', error: 'throttle', times: 6 });
     const first = d.invoke('runtimeFinding', FARGATE);
     await expect(first).rejects.toBeInstanceOf(ResponseIncomplete);
     expect(await d.ledger.getClaim(LEDGER_ID)).toMatchObject({ state: 'retry', attempts: 1 });

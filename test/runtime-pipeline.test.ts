@@ -121,11 +121,13 @@ describe('shipped events: the Fargate reverse shell (High, rule unmistakable-thr
     expect(described.lastStatus).toBe('RUNNING');
     const network = JSON.parse(deployment.account.s3.object(deployment.config.evidenceBucket, `${prefix}network.json`)!.body);
     expect(network.taskInterface).toMatchObject({ id: before.eniId, privateIp: before.ip, requesterManaged: true });
-    // Every evidence write happened before the first change to the workload.
-    const firstPut = deployment.account.calls.findIndex((c) => c.operation === 'PutObject');
-    const firstWorkloadChange = deployment.account.calls.findIndex((c) => ['ec2', 'ecs'].includes(c.service) && !/^(Describe|List)/.test(c.operation));
-    expect(firstPut).toBeGreaterThanOrEqual(0);
-    expect(deployment.account.calls.filter((c) => c.operation === 'PutObject').every((c) => deployment.account.calls.indexOf(c) < firstWorkloadChange)).toBe(true);
+    // Every evidence write happened before the stop, which destroys evidence (the network cut may come first: it
+    // destroys none).
+    const puts = deployment.account.calls.filter((c) => c.operation === 'PutObject');
+    const stop = deployment.account.calls.findIndex((c) => c.operation === 'StopTask');
+    expect(puts).toHaveLength(4);
+    expect(stop).toBeGreaterThan(0);
+    expect(puts.every((c) => deployment.account.calls.indexOf(c) < stop)).toBe(true);
   });
 
   it('tags the task and its interface with the finding, state and rule', () => {
@@ -718,7 +720,8 @@ describe('fault injection', () => {
     const result = await respondToRuntimeFinding(REVERSE_SHELL, deployment.depsFor('runtimeFinding'));
     const acl = result.actions.find((a) => a.mechanism === 'network-acl')!;
     expect(acl).toMatchObject({ status: 'failed', errorCode: 'InternalError' });
-    expect(deployment.account.callsTo('ec2', 'CreateNetworkAclEntry')).toHaveLength(3); // the SDK's 3 attempts
+    // Ingress and egress are asked at once, each with the SDK's 3 attempts.
+    expect(deployment.account.callsTo('ec2', 'CreateNetworkAclEntry').map((c) => c.input.Egress).sort()).toEqual([false, false, false, true, true, true]);
     expect(denyEntriesFor(deployment.account, net.subnetId, `${net.ip}/32`)).toEqual([]);
     expect(result.actions.find((a) => a.action === 'stop-task')).toMatchObject({ status: 'applied' });
     expect(deployment.account.ecs.tasks.get(REVERSE_SHELL_TASK)!.desiredStatus).toBe('STOPPED');
@@ -758,7 +761,8 @@ describe('fault injection', () => {
     // A quota is a failure an operator can fix (raise it, or clean the ACL), not AWS refusing the mechanism.
     expect(deny.status).toBe('failed');
     expect(acl.entries).toEqual(entriesBefore);
-    expect(deployment.account.callsTo('ec2', 'CreateNetworkAclEntry')).toHaveLength(1); // a refusal is not retried
+    // A refusal is not retried: one call per direction (both are asked at once).
+    expect(deployment.account.callsTo('ec2', 'CreateNetworkAclEntry').map((c) => c.input.Egress).sort()).toEqual([false, true]);
     expect(await ledgerRecord(deployment.ledger, ledgerIdOf(REVERSE_SHELL), 'isolate-task:network-acl')).toMatchObject({ errorCode: 'NetworkAclEntryLimitExceeded' });
     expect(deployment.account.ecs.tasks.get(REVERSE_SHELL_TASK)!.desiredStatus).toBe('STOPPED');
     expect(result.containment).toBe('contained (stop-task)');

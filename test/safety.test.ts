@@ -56,7 +56,7 @@ describe('blast-radius limit', () => {
     expect(denyEntries(deployment)).toBe(3 * 2);
     for (const result of withheld) {
       expect(result.containment).toBe('not-contained');
-      expect(result.actions.find((a) => a.mechanism === 'safety')!.detail).toMatch(/^BLAST-RADIUS LIMIT: 3 destructive actions in 60 min already taken in account 111122223333/);
+      expect(result.actions.find((a) => a.mechanism === 'safety')!.detail).toMatch(/^BLAST-RADIUS LIMIT: 3 tasks already disrupted in 60 min in account 111122223333/);
       expect(result.notifications).toBe(1);
     }
     const messages = deployment.account.sns.published.map((p) => JSON.parse(p.message));

@@ -16,35 +16,36 @@ export const captureEvidence = defineAction({
   ],
   async apply(_params, { finding, task, rawEvent }, runtime) {
     const prefix = `findings/${finding.id}`;
-    const objects: Record<string, unknown> = {
-      'event.json': rawEvent,
-      'describe-tasks.json': task.raw.task ?? { failure: 'task not found by DescribeTasks' },
-      'task-definition.json': task.raw.taskDefinition ?? null,
-      'network.json': { taskInterface: task.taskInterface ?? null, hostInterface: task.hostInterface ?? null },
-    };
     // The stack's key, by name: `aws:kms` alone means the AWS-managed aws/s3 key (PutObject API reference), and the
     // bucket policy refuses any key but the stack's.
     const keyArn = runtime.config.evidenceKeyArn;
-    await Promise.all(
-      Object.entries(objects).map(([name, body]) =>
-        runtime.clients.s3.send(
-          new PutObjectCommand({
-            Bucket: runtime.config.evidenceBucket,
-            Key: `${prefix}/${name}`,
-            // The event as received, by an iterative serialiser: an event nested thousands deep cannot fail the capture.
-            Body: name === 'event.json' ? eventJson(body).text : JSON.stringify(body, null, 2),
-            ContentType: 'application/json',
-            ServerSideEncryption: 'aws:kms',
-            SSEKMSKeyId: keyArn,
-          }),
-        ),
-      ),
-    );
+    const put = (name: string, body: unknown) =>
+      runtime.clients.s3.send(
+        new PutObjectCommand({
+          Bucket: runtime.config.evidenceBucket,
+          Key: `${prefix}/${name}`,
+          // The event as received, by an iterative serialiser: an event nested thousands deep cannot fail the capture.
+          Body: name === 'event.json' ? eventJson(body).text : JSON.stringify(body, null, 2),
+          ContentType: 'application/json',
+          ServerSideEncryption: 'aws:kms',
+          SSEKMSKeyId: keyArn,
+        }),
+      );
+    // Each object is stored as soon as it is known: what DescribeTasks said at once, the task definition and the
+    // interface as EC2 describes it once read (beside the network cut, not before it). A stop waits for all four.
+    const objects = ['event.json', 'describe-tasks.json', 'task-definition.json', 'network.json'];
+    await Promise.all([
+      put('event.json', rawEvent),
+      put('describe-tasks.json', task.raw.task ?? { failure: 'task not found by DescribeTasks' }),
+      task.details.taskDefinition().then((definition) => put('task-definition.json', definition ?? null)),
+      task.details.taskInterface().then((eni) => put('network.json', { taskInterface: eni ?? task.taskInterface ?? null, hostInterface: task.hostInterface ?? null })),
+    ]);
+    runtime.ready?.();
     const outcome = {
       action: 'capture-evidence',
       status: 'applied' as const,
       mechanism: 's3',
-      detail: `${Object.keys(objects).length} objects in s3://${runtime.config.evidenceBucket}/${prefix}/`,
+      detail: `${objects.length} objects in s3://${runtime.config.evidenceBucket}/${prefix}/`,
     };
     await runtime.ledger.recordOutcome(runtime.audit, 'capture-evidence', outcome, `task:${task.taskArn}`);
     return [outcome];

@@ -5,7 +5,7 @@ import { applyNetworkAclDeny, networkAclForSubnet, planNetworkAclDeny, removeNet
 import { quarantineSecurityGroup, QuarantineGroupNotEmpty, type QuarantineGroup } from '../aws/quarantine-security-group';
 import type { ActionRecord } from '../ledger';
 import type { ActionOutcome } from '../notification';
-import type { InterfaceState, TaskState } from '../task-state';
+import type { InterfaceState, TaskInterface, TaskState } from '../task-state';
 import { defineAction, holds, type ActionRuntime } from './response-action';
 import { stopTaskOnce } from './stop-task';
 
@@ -20,12 +20,17 @@ const Params = z.strictObject({
 });
 type Params = z.infer<typeof Params>;
 
-/** The interface that carries the task's traffic, or why there is none we may touch. */
-function isolationInterface(task: TaskState, params: Params): { eni: InterfaceState } | { why: string } {
-  if (task.taskInterface) return { eni: task.taskInterface };
+/**
+ * The interface that carries the task's traffic, or why there is none we may touch. An awsvpc task's own interface is
+ * ECS-managed: AWS refuses to change its groups, which DescribeTasks alone tells (`ecsManaged`).
+ */
+type Isolation = { eni: TaskInterface; ecsManaged: true } | { eni: InterfaceState; ecsManaged: false } | { why: string };
+
+function isolationInterface(task: TaskState, params: Params): Isolation {
+  if (task.taskInterface) return { eni: task.taskInterface, ecsManaged: true };
   if (task.hostInterface) {
     return params.hostIsolation
-      ? { eni: task.hostInterface }
+      ? { eni: task.hostInterface, ecsManaged: false }
       : { why: `${task.networkMode ?? 'bridge'} mode: the task shares instance ${task.hostInterface.instanceId}'s interface; host isolation is opt-in (hostIsolation: true)` };
   }
   return { why: 'no network interface found for the task' };
@@ -39,6 +44,13 @@ function isolationInterface(task: TaskState, params: Params): { eni: InterfaceSt
 async function swapSecurityGroups(runtime: ActionRuntime, task: TaskState, eni: InterfaceState): Promise<ActionOutcome> {
   const step = `${ACTION}:security-group`;
   const target = `task:${task.taskArn}`;
+  // Before anything is made (even the quarantine group): the task's blast-radius slot.
+  const withheld = await runtime.admit?.(ACTION);
+  if (withheld) {
+    const outcome = { ...withheld, target };
+    await runtime.ledger.recordOutcome(runtime.audit, step, outcome, target);
+    return outcome;
+  }
   let quarantine: QuarantineGroup;
   try {
     quarantine = await quarantineSecurityGroup(runtime.clients, eni.vpcId, runtime.config.quarantineSecurityGroups);
@@ -53,7 +65,7 @@ async function swapSecurityGroups(runtime: ActionRuntime, task: TaskState, eni: 
     return outcome;
   }
   const { groupId } = quarantine;
-  const own = await runtime.ledger.actionRecord(runtime.audit.ledgerId, step);
+  const own = runtime.earlier?.find((r) => r.step === step);
   // AWS's refusal is final: an earlier delivery recorded it, so the retry goes straight to the next rung.
   if (own?.status === 'unsupported') return { action: ACTION, status: 'unsupported', mechanism: 'security-group', errorCode: own.errorCode ?? undefined, detail: `${own.detail ?? 'refused'} (recorded by an earlier delivery)`, target };
   if ((!own || own.status === 'released') && eni.groups.length === 1 && eni.groups[0] === groupId) {
@@ -97,15 +109,18 @@ function existingDeny(acl: NetworkAcl, cidr: string): string | undefined {
   return inbound && outbound ? `${acl.NetworkAclId} denies ${cidr} (rules ${inbound.RuleNumber} in, ${outbound.RuleNumber} out)` : undefined;
 }
 
-async function denyInNetworkAcl(runtime: ActionRuntime, task: TaskState, eni: InterfaceState): Promise<ActionOutcome> {
+/** Where a network-ACL deny goes: the interface's subnet and address (DescribeTasks gives both for an awsvpc task). */
+type DenyTarget = Pick<InterfaceState, 'subnetId' | 'privateIp'>;
+
+async function denyInNetworkAcl(runtime: ActionRuntime, task: TaskState, eni: DenyTarget): Promise<ActionOutcome> {
   const step = `${ACTION}:network-acl`;
   const target = `task:${task.taskArn}`;
-  let acl;
   let planned: NetworkAclDeny;
   try {
-    acl = await networkAclForSubnet(runtime.clients, eni.subnetId);
+    // Read beside the claims for an awsvpc task (TaskDetails.networkAcl), so this is usually already known.
+    const acl = eni === task.taskInterface ? await task.details.networkAcl() : await networkAclForSubnet(runtime.clients, eni.subnetId);
     if (!acl) throw new Error(`no network ACL is associated with ${eni.subnetId}`);
-    const own = await runtime.ledger.actionRecord(runtime.audit.ledgerId, step);
+    const own = runtime.earlier?.find((r) => r.step === step);
     const held = own ? undefined : existingDeny(acl, `${eni.privateIp}/32`);
     // Another response (a repeated isolate) already denies this /32 both ways: a second pair would change nothing.
     if (held) return { action: ACTION, status: 'skipped', mechanism: 'network-acl', detail: `already applied: ${held}; nothing changed`, target };
@@ -116,8 +131,18 @@ async function denyInNetworkAcl(runtime: ActionRuntime, task: TaskState, eni: In
     await runtime.ledger.recordOutcome(runtime.audit, step, outcome, target);
     return outcome;
   }
-  // A retry after a crash reuses the numbers it wrote ahead; a collision with a concurrent isolation re-plans.
-  let deny = (await runtime.ledger.writeAhead(runtime.audit, { step, action: ACTION, mechanism: 'network-acl', target, beforeState: { ...planned } })).beforeState as unknown as NetworkAclDeny;
+  // A retry after a crash reuses the numbers it wrote ahead; a collision with a concurrent isolation re-plans. The
+  // task's blast-radius slot is taken beside the write-ahead.
+  const [record, withheld] = await Promise.all([
+    runtime.ledger.writeAhead(runtime.audit, { step, action: ACTION, mechanism: 'network-acl', target, beforeState: { ...planned } }),
+    runtime.admit?.(ACTION),
+  ]);
+  if (withheld) {
+    const outcome = { ...withheld, target };
+    await runtime.ledger.recordOutcome(runtime.audit, step, outcome, target);
+    return outcome;
+  }
+  let deny = record.beforeState as unknown as NetworkAclDeny;
   let outcome: ActionOutcome | undefined;
   for (let attempt = 1; !outcome; attempt++) {
     try {
@@ -163,7 +188,7 @@ export const isolateTask = defineAction({
     const target = isolationInterface(task, params);
     const planned: ActionOutcome[] = [];
     if ('why' in target) planned.push({ action: ACTION, status: 'planned', mechanism: 'security-group', detail: `would not swap: ${target.why}` });
-    else if (target.eni.requesterManaged) {
+    else if (target.ecsManaged) {
       planned.push({ action: ACTION, status: 'planned', mechanism: 'security-group', detail: `would try ${target.eni.id}; AWS refuses group changes on ECS-managed interfaces, so the fallback would hold` });
     } else {
       return [{ action: ACTION, status: 'planned', mechanism: 'security-group', detail: `would move ${target.eni.id} to the quarantine group` }];
@@ -183,7 +208,6 @@ export const isolateTask = defineAction({
     // desiredStatus STOPPED: StopTask was called and the task is on its way down (DEACTIVATING … STOPPED); its
     // interface goes at DEPROVISIONING (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-lifecycle-explanation.html).
     if (task.lastStatus === 'STOPPED' || task.desiredStatus === 'STOPPED') return [{ action: ACTION, status: 'skipped', detail: `task already ${task.lastStatus === 'STOPPED' ? 'stopped' : 'stopping'}` }];
-    const outcomes: ActionOutcome[] = [];
     const target = isolationInterface(task, params);
     // Containment first: an error in one rung (even the ledger's) is that rung's failure, and the next rung is tried.
     const rung = async (mechanism: string, run: () => Promise<ActionOutcome>): Promise<ActionOutcome> => {
@@ -195,25 +219,37 @@ export const isolateTask = defineAction({
         return refusedOrFailed(ACTION, mechanism, error, `task:${task.taskArn}`);
       }
     };
-    if ('eni' in target) {
-      const swap = await rung('security-group', () => swapSecurityGroups(runtime, task, target.eni));
-      outcomes.push(swap);
-      if (holds(swap)) return outcomes;
-    } else {
-      outcomes.push({ action: ACTION, status: 'unsupported', mechanism: 'security-group', detail: target.why });
+    const fallbacks = async (): Promise<ActionOutcome[]> => {
+      const held: ActionOutcome[] = [];
+      for (const fallback of params.fallback) {
+        const outcome =
+          fallback === 'stop-task'
+            ? await rung('stop-task', () => stopTaskOnce(runtime, task, `${ACTION}:stop-task`, ACTION))
+            : 'eni' in target
+              ? await rung('network-acl', () => denyInNetworkAcl(runtime, task, target.eni))
+              : { action: ACTION, status: 'unsupported' as const, mechanism: 'network-acl', detail: 'no task IP to deny' };
+        held.push(outcome);
+        if (holds(outcome)) break;
+      }
+      return held;
+    };
+    if ('why' in target) return [{ action: ACTION, status: 'unsupported', mechanism: 'security-group', detail: target.why }, ...(await fallbacks())];
+    if (target.ecsManaged) {
+      // AWS always refuses the swap here: it is still attempted and recorded, beside the fallback and never before it,
+      // so the network cut does not wait for the quarantine group or the interface's description.
+      const swap = rung('security-group', async () => {
+        const eni = await task.details.taskInterface();
+        if (!eni) return { action: ACTION, status: 'unsupported', mechanism: 'security-group', detail: `${target.eni.id} no longer exists (its task is stopping)`, target: `task:${task.taskArn}` };
+        return swapSecurityGroups(runtime, task, eni);
+      });
+      void swap.catch(() => undefined); // awaited below; a defect must not surface as an unhandled rejection first
+      const rest = await fallbacks();
+      runtime.ready?.();
+      const swapped = await swap;
+      return [swapped, ...rest];
     }
-    for (const fallback of params.fallback) {
-      const ip = 'eni' in target ? target.eni : undefined;
-      const outcome =
-        fallback === 'stop-task'
-          ? await rung('stop-task', () => stopTaskOnce(runtime, task, `${ACTION}:stop-task`, ACTION))
-          : ip
-            ? await rung('network-acl', () => denyInNetworkAcl(runtime, task, ip))
-            : { action: ACTION, status: 'unsupported' as const, mechanism: 'network-acl', detail: 'no task IP to deny' };
-      outcomes.push(outcome);
-      if (holds(outcome)) return outcomes;
-    }
-    return outcomes;
+    const swap = await rung('security-group', () => swapSecurityGroups(runtime, task, target.eni));
+    return holds(swap) ? [swap] : [swap, ...(await fallbacks())];
   },
   async undo(record: ActionRecord, runtime): Promise<ActionOutcome> {
     const before = record.beforeState ?? {};

@@ -53,6 +53,17 @@ export interface ActionRuntime {
   protectionOf?: (target: ProtectionTarget) => string | undefined;
   /** Builds the notification from the outcomes so far and publishes it to SNS. */
   publishNotification: () => Promise<ActionOutcome>;
+  /** This finding's records from earlier deliveries (none on its first claim, when the ledger is not asked). */
+  earlier?: ActionRecord[];
+  /**
+   * Before a disruptive change, beside its write-ahead: the task's slot of the blast-radius limit (one per response).
+   * Undefined when admitted; otherwise the outcome to record in place of the change.
+   */
+  admit?: (action: string) => Promise<ActionOutcome | undefined>;
+  /** The step is far enough for a stop to follow (evidence stored, tags set, the cut made), before it finishes. */
+  ready?: () => void;
+  /** Resolves when every step listed before this one is ready: a stop destroys evidence, so it waits for it. */
+  beforeStop?: Promise<void>;
 }
 
 /** An IAM grant an action needs; `scope` says how serverless.yml narrows its Resource/Condition. */

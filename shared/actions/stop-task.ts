@@ -31,25 +31,35 @@ async function minHealthyViolation(runtime: ActionRuntime, task: TaskState): Pro
   }
 }
 
-/** Stops a task once: a task already stopping or stopped is left as it is. Shared by `stop-task` and the isolation ladder. */
+/**
+ * Stops a task once: a task already stopping or stopped is left as it is. Shared by `stop-task` and the isolation
+ * ladder. The write-ahead, the blast-radius slot and the service's healthy count are asked at once; the stop itself
+ * waits for the evidence (`beforeStop`), which it would destroy.
+ */
 export async function stopTaskOnce(runtime: ActionRuntime, task: TaskState, step: string, action: string, ignoreMinHealthy = false): Promise<ActionOutcome> {
   if (!task.found) return { action, status: 'skipped', mechanism: 'stop-task', detail: 'task not found (already gone)' };
   if (task.desiredStatus === 'STOPPED' || task.lastStatus === 'STOPPED') {
     return { action, status: 'skipped', mechanism: 'stop-task', detail: `task already ${task.lastStatus === 'STOPPED' ? 'stopped' : 'stopping'}` };
   }
-  const unhealthy = ignoreMinHealthy ? undefined : await minHealthyViolation(runtime, task);
-  if (unhealthy) {
-    const withheld: ActionOutcome = { action, status: 'skipped', mechanism: 'safety', detail: unhealthy, target: `task:${task.taskArn}` };
-    await runtime.ledger.recordOutcome(runtime.audit, step, withheld);
-    return withheld;
+  const target = `task:${task.taskArn}`;
+  const [unhealthy, withheld] = await Promise.all([
+    ignoreMinHealthy ? undefined : minHealthyViolation(runtime, task),
+    runtime.admit?.(action),
+    runtime.ledger.writeAhead(runtime.audit, {
+      step,
+      action,
+      mechanism: 'stop-task',
+      target,
+      beforeState: { taskArn: task.taskArn, clusterArn: task.clusterArn, lastStatus: task.lastStatus ?? null, service: task.service ?? null },
+    }),
+    runtime.beforeStop,
+  ]);
+  const notStopped: ActionOutcome | undefined = unhealthy ? { action, status: 'skipped', mechanism: 'safety', detail: unhealthy, target } : withheld && { ...withheld, target };
+  if (notStopped) {
+    // Nothing changed: the record written ahead now says why.
+    await runtime.ledger.recordOutcome(runtime.audit, step, notStopped);
+    return notStopped;
   }
-  await runtime.ledger.writeAhead(runtime.audit, {
-    step,
-    action,
-    mechanism: 'stop-task',
-    target: `task:${task.taskArn}`,
-    beforeState: { taskArn: task.taskArn, clusterArn: task.clusterArn, lastStatus: task.lastStatus ?? null, service: task.service ?? null },
-  });
   const reason = `ecs-threat-responder: ${runtime.audit.reason} [${runtime.audit.ledgerId}, rule ${runtime.audit.policyRule}]`.slice(0, MAX_REASON);
   await runtime.clients.ecs.send(new StopTaskCommand({ cluster: task.clusterArn, task: task.taskArn, reason }));
   const note = replacementNote(task);
@@ -58,7 +68,7 @@ export async function stopTaskOnce(runtime: ActionRuntime, task: TaskState, step
     status: 'applied',
     mechanism: 'stop-task',
     detail: ['StopTask sent; the task cannot be restarted.', note].filter(Boolean).join(' '),
-    target: `task:${task.taskArn}`,
+    target,
   };
   await runtime.ledger.recordOutcome(runtime.audit, step, outcome);
   return outcome;

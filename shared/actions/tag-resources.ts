@@ -73,8 +73,9 @@ export const tagResources = defineAction({
     if (!task.found) return [{ action: 'tag', status: 'skipped', detail: 'task not found' }];
     const untaggable = tagsDeletedBecause(task);
     if (untaggable) return [{ action: 'tag', status: 'skipped', mechanism: 'tags', detail: `not tagged: ${untaggable}` }];
-    // In bridge/host mode this is the container instance's interface: the finding concerns that host too.
-    const eni = task.taskInterface ?? task.hostInterface;
+    // In bridge/host mode this is the container instance's interface: the finding concerns that host too. An awsvpc
+    // interface's tags are read now (its before-state), beside the network cut rather than before it.
+    const eni = task.taskInterface ? await task.details.taskInterface() : task.hostInterface;
     const record = await runtime.ledger.writeAhead(runtime.audit, {
       step: 'tag',
       action: 'tag',
@@ -83,8 +84,8 @@ export const tagResources = defineAction({
       beforeState: { taskArn: task.taskArn, taskTags: ours(task.tags), ...(eni ? { networkInterfaceId: eni.id, interfaceTags: ours(eni.tags) } : {}) },
     });
     const values = { [TAG_FINDING]: finding.id, [TAG_STATE]: 'responding', [TAG_RULE]: runtime.audit.policyRule };
-    await setTaskTags(runtime, task.taskArn, values);
-    if (eni) await setInterfaceTags(runtime, eni.id, values);
+    await Promise.all([setTaskTags(runtime, task.taskArn, values), eni && setInterfaceTags(runtime, eni.id, values)]);
+    runtime.ready?.();
     const outcome = { action: 'tag', status: 'applied' as const, mechanism: 'tags', detail: `tagged the task${eni ? ` and ${eni.id}` : ''}`, target: `task:${task.taskArn}` };
     await runtime.ledger.recordOutcome(runtime.audit, record.step, outcome);
     return [outcome];

@@ -98,9 +98,10 @@ async function createDeny(clients: AwsClients, deny: NetworkAclDeny, egress: boo
   }
 }
 
+/** Both directions at once: the cut is one round trip. Either failing fails the deny; the ledger keeps what to remove. */
 export async function applyNetworkAclDeny(clients: AwsClients, deny: NetworkAclDeny): Promise<void> {
-  await createDeny(clients, deny, false);
-  await createDeny(clients, deny, true);
+  const [ingress, egress] = await Promise.allSettled([createDeny(clients, deny, false), createDeny(clients, deny, true)]);
+  for (const result of [ingress, egress]) if (result.status === 'rejected') throw result.reason;
 }
 
 /**
