@@ -57,6 +57,9 @@ export interface ReplayOrganization {
   withoutMemberRole: string[];
   /** organizationId: the responder asks Organizations; accounts the events come from join the organization as seen. */
   organizationId?: string;
+  /** memberRoleName and memberExternalId: the members' roles are made with them, as the StackSet would be given them. */
+  roleName?: string;
+  externalId?: string;
 }
 
 export function organizationFromParams(params: Record<string, string>, withoutMemberRole: string[] = []): ReplayOrganization | undefined {
@@ -66,7 +69,13 @@ export function organizationFromParams(params: Record<string, string>, withoutMe
     if (withoutMemberRole.length) throw new UsageError('--without-member-role needs an organization: --param memberAccounts=<ids> or --param organizationId=<o-...>');
     return undefined;
   }
-  return { members: [...new Set([...listed, ...withoutMemberRole])], withoutMemberRole, organizationId };
+  return {
+    members: [...new Set([...listed, ...withoutMemberRole])],
+    withoutMemberRole,
+    organizationId,
+    roleName: params.memberRoleName?.trim() || undefined,
+    externalId: params.memberExternalId?.trim() || undefined,
+  };
 }
 
 /** The account an event's resources live in (a finding's detail.accountId, an Inspector finding's awsAccountId, the envelope's, a runbook payload's). */
@@ -177,7 +186,14 @@ export class ReplaySession {
     if (!deployment) {
       const config = { ...configFromParams(this.options.params ?? {}), ...modeConfig(this.options.mode) };
       const org = this.organization;
-      const organization = org && { members: org.members, withoutMemberRole: org.withoutMemberRole, byOrganizationId: !!org.organizationId, organizationId: org.organizationId };
+      const organization = org && {
+        members: org.members,
+        withoutMemberRole: org.withoutMemberRole,
+        byOrganizationId: !!org.organizationId,
+        organizationId: org.organizationId,
+        roleName: org.roleName,
+        externalId: org.externalId,
+      };
       deployment = await startSimulatedDeployment({ policy: this.policy, config, params: this.options.params, account: new SimulatedAccount({ accountId: id, region }), organization });
       this.deployments.set(id, deployment);
     }

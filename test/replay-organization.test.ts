@@ -86,6 +86,19 @@ describe('replay across accounts', () => {
     expect(bare.calls.filter((c) => c.service !== 'sts')).toEqual([]);
   }, 120_000);
 
+  it('memberRoleName and memberExternalId: the members get the roles the StackSet would give them, and the responder assumes them so', async () => {
+    session = await ReplaySession.start({ params: { ...params, memberRoleName: 'acme-ir-member', memberExternalId: 'acme-ir-4b1e7c' } });
+    const [line] = await session.replayFile(findingFile(MEMBER, 'g09'));
+
+    expect(line!.containment).toBe('contained (network-acl)');
+    const deployment = session.simulated!;
+    expect(deployment.account.callsTo('sts', 'AssumeRole').filter((c) => c.principal === 'runtimeFinding')).toMatchObject([
+      { ok: true, input: { RoleArn: `arn:aws:iam::${MEMBER}:role/acme-ir-member`, ExternalId: 'acme-ir-4b1e7c' } },
+    ]);
+    expect(deployment.organization!.account(MEMBER, 'us-east-1').calls.find((c) => c.operation === 'StopTask')).toMatchObject({ ok: true, principal: 'member:acme-ir-member' });
+    expect(session.accounts().flatMap((a) => a.iamEvaluator?.refused ?? [])).toEqual([]);
+  }, 200_000);
+
   it('organizationId: an account the events come from is a member of that organization, checked with Organizations', async () => {
     session = await ReplaySession.start({ params: { organizationId: 'o-a1b2c3d4e5' } });
     const [line] = await session.replayFile(findingFile(MEMBER, 'd04'));
