@@ -10,8 +10,8 @@ import { DEFAULT_ACCOUNT, ReplaySession, expandEventPaths, organizationFromParam
 const usage = `usage: npm run runbook -- <${RUNBOOK_COMMANDS.join('|')}> [what] --reason "<why>" <where> [options]
 
 what:     --task <task ARN> | --finding <GuardDuty finding id, or its ledger id guardduty:<id>> | --repository <name> --digest <sha256:...>
-          --account <id>      organization-wide: the member account it acts in (a task ARN names it already; for
-                              quarantine-image and release-image it selects the member); status and history show
+          --account <id>      organization-wide: the member account it acts in (a task ARN names it already; with
+                              --repository/--digest it selects that member's image); status and history show
                               only that account's records
 where (one is required; the first line of the output says where it acts):
           --live --stage <stage> [--region <r>]        your AWS credentials; the stack's table, bucket and topic from its outputs
