@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ACTIONS } from '../shared/actions/registry';
 import { parseCliArgs, runCli } from './cli-run';
 

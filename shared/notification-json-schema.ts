@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { NOTIFICATION_SCHEMA_ID, NOTIFICATION_SCHEMA_VERSION, NotificationSchema } from './notification';
 
 /** The notification model as JSON Schema, for subscribers that are not this code (SQS consumers, SIEMs). */

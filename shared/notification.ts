@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The one notification model. It is published to SNS as JSON and rendered by every channel (Slack, e-mail via SNS).

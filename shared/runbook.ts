@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { awsErrorCode, awsErrorMessage } from './aws/errors';
 import { findAction } from './actions/registry';
 import type { ActionRuntime } from './actions/response-action';

@@ -1,5 +1,5 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { z } from 'zod';
+import * as z from 'zod';
 import { eventJson } from '../events/event-json';
 import { defineAction } from './response-action';
 

@@ -1,5 +1,5 @@
 import { CreateTagsCommand, DeleteTagsCommand, ModifyNetworkInterfaceAttributeCommand, type NetworkAcl } from '@aws-sdk/client-ec2';
-import { z } from 'zod';
+import * as z from 'zod';
 import { awsErrorCode, isAwsError, isRefusal, isTransient, refusedOrFailed } from '../aws/errors';
 import { applyNetworkAclDeny, networkAclForSubnet, planNetworkAclDeny, removeNetworkAclDeny, RuleNumberTaken, type NetworkAclDeny } from '../aws/network-acl';
 import { quarantineSecurityGroup, QuarantineGroupNotEmpty, type QuarantineGroup } from '../aws/quarantine-security-group';

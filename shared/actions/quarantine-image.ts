@@ -6,7 +6,7 @@ import {
   UpdateImageStorageClassCommand,
   type ImageDetail,
 } from '@aws-sdk/client-ecr';
-import { z } from 'zod';
+import * as z from 'zod';
 import { awsErrorCode, refusedOrFailed } from '../aws/errors';
 import { deploymentHome } from '../config';
 import { imageLedgerId, isEcrRegistry, parseImageReference, type ImageInRegistry } from '../image/image-reference';

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { failedTransiently } from '../aws/errors';
 import type { AwsClients } from '../aws/clients';
 import type { ResponderConfig } from '../config';

@@ -1,7 +1,7 @@
 import { DescribeServicesCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { awsErrorCode, isTransient } from '../aws/errors';
 import { DEFAULT_SAFETY } from '../policy/policy-schema';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { TaskState } from '../task-state';
 import type { ActionOutcome } from '../notification';
 import { defineAction, type ActionRuntime } from './response-action';

@@ -1,6 +1,6 @@
 import { CreateTagsCommand, DeleteTagsCommand } from '@aws-sdk/client-ec2';
 import { TagResourceCommand, UntagResourceCommand } from '@aws-sdk/client-ecs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { awsErrorCode } from '../aws/errors';
 import type { ActionRecord } from '../ledger';
 import { describeTaskBrief } from '../task-state';
