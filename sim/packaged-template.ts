@@ -31,8 +31,9 @@ export interface PackagedStack {
 /** What the packaged stack depends on: a change to any of these packages again. */
 function inputsHash(options: PackageOptions): string {
   const hash = createHash('sha256');
-  const files = ['serverless.yml', 'infrastructure.yml', 'package-lock.json', 'policy.yml'];
-  const folders = ['shared/actions', 'deploy'];
+  // The template's inputs, and what the compiled policy is made of (cli/validate-policy.ts, run by deploy/esbuild.cjs).
+  const files = ['serverless.yml', 'infrastructure.yml', 'package-lock.json', 'policy.yml', 'cli/validate-policy.ts'];
+  const folders = ['shared/actions', 'shared/policy', 'deploy'];
   for (const folder of folders) {
     const path = join(ROOT, folder);
     if (existsSync(path)) for (const name of readdirSync(path).sort()) files.push(join(folder, name));
