@@ -1,5 +1,6 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { imageOfLedgerId } from '../shared/image/image-reference';
 import { imageReleaseCommand } from '../shared/notify/build-image-notification';
 import { releaseCommand } from '../shared/notify/build-notification';
 import { parseCliArgs, runCli } from './cli-run';
@@ -33,8 +34,9 @@ function summaryOf(line: ReplayLine): string[] {
   // The story's account is gone when it ends: the command replays the event into a fresh simulated account first.
   const target = `--replay ${line.event}`;
   if (reversible && image) {
-    const [repository = '', digest = ''] = finding.id.slice('image:'.length).split('@');
-    out.push(`    release: ${imageReleaseCommand(repository, digest, target)}`);
+    // A short id is the session's own registry; a qualified one names its account (--account).
+    const { repository = '', digest = '', account } = imageOfLedgerId(finding.id, { account: '', region: '' }) ?? {};
+    out.push(`    release: ${imageReleaseCommand(repository, digest, target, account || undefined)}`);
   } else if (reversible) out.push(`    release: ${releaseCommand(`guardduty:${finding.id}`, target)}`);
   return out;
 }

@@ -237,6 +237,7 @@ export async function respond(request: ResponseRequest, deps: PipelineDeps): Pro
             evidenceBucket: deps.config.evidenceBucket,
             at: now(),
             notes: [...(task.found ? [] : [task.notFoundReason ?? 'DescribeTasks did not find the task.']), ...retry],
+            homeAccount: deploymentHome(deps.config).account,
         });
         const headline = attemptsHeadline(built.headline, outcomes, claim.attempt, automatic);
         return publishNotification(deps.clients, deps.config.topicArn, {

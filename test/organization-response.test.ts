@@ -74,6 +74,16 @@ describe('a finding from a member account', () => {
     expect(notifications(deployment.account)[0]!.notes).toContainEqual(expect.stringMatching(/is not one this responder acts in/));
   });
 
+  it("a member's stopped service task: the printed quarantine command names the member's account", async () => {
+    deployment = await startDeployment({ organization: { members: [MEMBER] } });
+    const event = inAccount(REVERSE_SHELL, MEMBER);
+    deployment.organization!.account(MEMBER, event.region).seedFromEvent(event);
+    const result = await respondToRuntimeFinding(event, deployment.depsFor('runtimeFinding'));
+    expect(result.actions.find((a) => a.action === 'stop-task')).toMatchObject({ status: 'applied' });
+    const note = notifications(deployment.account)[0]!.notes.find((n) => n.includes('quarantine-image'))!;
+    expect(note).toMatch(/quarantine-image --repository orders-web --digest sha256:[0-9a-f]{64} --account 444455556666 --reason/);
+  });
+
   it('from a member without the role: refused once, naming the template to deploy; a re-delivery does not try again', async () => {
     deployment = await startDeployment({ organization: { members: [MEMBER, BARE], withoutMemberRole: [BARE] } });
     const event = inAccount(REVERSE_SHELL, BARE);

@@ -1,3 +1,4 @@
+import { ecrRegistryOf } from '../image/image-reference';
 import type { Decision } from '../policy/decide';
 import type { Finding } from '../finding';
 import {
@@ -86,7 +87,7 @@ function expectedRefusalNotes(outcomes: ActionOutcome[]): string[] {
 }
 
 /** After a service task is stopped, say whether ECS can start its replacement from the same digest, and what to run. */
-function replacementNotes(finding: Finding, outcomes: ActionOutcome[], images: string[]): string[] {
+function replacementNotes(finding: Finding, outcomes: ActionOutcome[], images: string[], homeAccount?: string): string[] {
   const stopped = outcomes.some((o) => o.mechanism === 'stop-task' && o.status === 'applied');
   if (!stopped || !finding.task.service) return [];
   if (outcomes.some((o) => o.action === 'quarantine-image' && (o.status === 'applied' || o.status === 'skipped') && o.mechanism === 'archive')) {
@@ -96,9 +97,12 @@ function replacementNotes(finding: Finding, outcomes: ActionOutcome[], images: s
   const [uri = '', digest = ''] = (digested ?? '').split('@');
   // registry/repository[:tag]@digest: the repository name is without its tag, which quarantine-image would refuse.
   const repository = uri.split('/').slice(1).join('/').replace(/:[^/:]*$/, '');
+  // A member's registry (organization-wide): the runbook acts in its own account unless told which.
+  const registryAccount = ecrRegistryOf(uri.split('/')[0])?.account;
+  const account = registryAccount && homeAccount && registryAccount !== homeAccount ? ` --account ${registryAccount}` : '';
   return [
     `ECS will start a replacement for ${finding.task.service} from the same image digest.` +
-      (digested ? ` To stop it: npm run runbook -- quarantine-image --repository ${repository} --digest ${digest} --reason "<why>" ${runbookTarget(finding.region)}` : ''),
+      (digested ? ` To stop it: npm run runbook -- quarantine-image --repository ${repository} --digest ${digest}${account} --reason "<why>" ${runbookTarget(finding.region)}` : ''),
   ];
 }
 
@@ -112,6 +116,8 @@ export interface RuntimeNotificationInput {
   evidenceBucket?: string;
   at: Date;
   notes?: string[];
+  /** The responder's own account: a command for another account's image names it (`--account`). */
+  homeAccount?: string;
 }
 
 export function buildRuntimeNotification(input: RuntimeNotificationInput): Notification {
@@ -151,6 +157,6 @@ export function buildRuntimeNotification(input: RuntimeNotificationInput): Notif
     requestedBy: input.requestedBy,
     links: consoleLinks(finding, input.evidenceBucket),
     releaseCommand: reversible ? releaseCommand(input.ledgerId, runbookTarget(finding.region)) : undefined,
-    notes: [...decision.notes, ...(input.notes ?? []), ...expectedRefusalNotes(outcomes), ...replacementNotes(finding, outcomes, input.images)],
+    notes: [...decision.notes, ...(input.notes ?? []), ...expectedRefusalNotes(outcomes), ...replacementNotes(finding, outcomes, input.images, input.homeAccount)],
   };
 }
