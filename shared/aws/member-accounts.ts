@@ -1,4 +1,4 @@
-import type { OrganizationsClient } from '@aws-sdk/client-organizations';
+import { DescribeAccountCommand, type OrganizationsClient } from '@aws-sdk/client-organizations';
 import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import type { AwsClients } from './clients';
@@ -76,7 +76,6 @@ export class MemberAccounts {
   private async inOrganization(accountId: string): Promise<boolean> {
     try {
       // The account's ARN carries its organization: arn:aws:organizations::<management>:account/o-xxxx/<id>.
-      const { DescribeAccountCommand } = await import('@aws-sdk/client-organizations');
       const out = await (await this.deps.organizations!()).send(new DescribeAccountCommand({ AccountId: accountId }));
       return (out.Account?.Arn ?? '').split('/')[1] === this.config.organizationId;
     } catch (error) {
