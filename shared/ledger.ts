@@ -82,7 +82,7 @@ const episodeKey = (target: string) => `EPISODE#${target}`;
 export interface Episode {
   /** The finding that opened the episode (this one, for a new episode). */
   openedBy: string;
-  /** Steps that hold on the target already (`isolate-task`, `stop-task`, `tag`). */
+  /** Steps that hold on the target already, as `action/mechanism` (`isolate-task/network-acl`, `stop-task/stop-task`). */
   held: string[];
   /** The target already took its slot of the blast-radius limit. */
   counted: boolean;

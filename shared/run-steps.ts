@@ -19,7 +19,7 @@ export interface StepContext {
   episode?: Episode;
 }
 
-/** What the steps leave on the target, for its episode. */
+/** What the steps leave on the target, for its episode (`held`: `action/mechanism`). */
 export interface StepsRun {
   held: string[];
   counted: boolean;
@@ -91,7 +91,11 @@ export async function runSteps(decision: Decision, context: StepContext, runtime
   const changed = outcomes.some((o) => o.status === 'applied' && findAction(o.action)?.destructive);
   // The slot counts a task disrupted: an action that changed nothing (the task had already stopped) gives it back.
   if (verdict?.allowed && !changed) await verdict.release();
-  const held = [...EPISODE_ACTIONS].filter((name) => outcomes.some((o) => o.action === name && holds(o)));
+  // `action/mechanism`: a later finding's skip names what holds (the network ACL, the stop).
+  const held = [...EPISODE_ACTIONS].flatMap((name) => {
+    const holding = outcomes.find((o) => o.action === name && holds(o));
+    return holding ? [`${name}/${holding.mechanism ?? ''}`] : [];
+  });
   return { held, counted: Boolean(verdict?.allowed && changed) || Boolean(context.episode?.counted) };
 }
 
@@ -113,9 +117,10 @@ async function runStep(
   if (done && action.name !== 'notify') {
     return [{ action: action.name, status: 'skipped', mechanism: done.mechanism ?? undefined, detail: `already applied at ${done.updatedAt} by an earlier delivery` }];
   }
-  if (context.episode?.held.includes(action.name)) {
-    const detail = `already applied in this task's episode, opened by ${context.episode.openedBy}: one containment per task, nothing changed`;
-    return [{ action: action.name, status: 'skipped', mechanism: 'episode', detail }];
+  const held = context.episode?.held.find((h) => h.split('/')[0] === action.name);
+  if (held) {
+    const detail = `already applied in this task's episode, opened by ${context.episode!.openedBy}: one containment per task, nothing changed`;
+    return [{ action: action.name, status: 'skipped', mechanism: held.split('/')[1] || undefined, detail }];
   }
   if (action.destructive && !ADMIT_INSIDE.has(action.name)) {
     const withheld = await runtime.admit!(action.name);

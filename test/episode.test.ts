@@ -50,7 +50,9 @@ describe('one containment per task', () => {
     expect(notifications(deployment.account)).toHaveLength(2);
     const episode = await deployment.ledger.episode(`task:${TASK_ARN}`);
     expect(episode).toMatchObject({ state: 'done', openedBy: `guardduty:${CRITICAL.detail.id}`, counted: true });
-    expect([...(episode!.held as Set<string>)].sort()).toEqual(['isolate-task', 'stop-task', 'tag']);
+    expect([...(episode!.held as Set<string>)].sort()).toEqual(['isolate-task/network-acl', 'stop-task/stop-task', 'tag/tags']);
+    expect(second.actions.find((a) => a.action === 'isolate-task')!.mechanism).toBe('network-acl');
+    expect(second.containment).toBe('contained (network-acl)');
     expect([...(episode!.findings as Set<string>)].sort()).toEqual([`guardduty:${CRITICAL.detail.id}`, `guardduty:${otherFinding('2').detail.id}`].sort());
   });
 
@@ -67,7 +69,7 @@ describe('one containment per task', () => {
 
     const critical = await respondToRuntimeFinding(CRITICAL, deployment.depsFor('runtimeFinding'));
     expect(critical.decision!.policyRule).toBe('critical');
-    expect(critical.actions.find((a) => a.action === 'isolate-task')).toMatchObject({ status: 'skipped', mechanism: 'episode' });
+    expect(critical.actions.find((a) => a.action === 'isolate-task')).toMatchObject({ status: 'skipped', mechanism: 'network-acl', detail: expect.stringMatching(/episode/) });
     expect(critical.actions.find((a) => a.action === 'stop-task')).toMatchObject({ status: 'applied' });
     expect([denyPairs(deployment), stops(deployment)]).toEqual([1, 1]);
     // One task disrupted: one slot in the account and one in the cluster, for the isolation and the stop together.
