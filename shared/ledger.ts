@@ -70,8 +70,11 @@ export interface ActionRecord {
 }
 
 export type ClaimResult =
-  /** `attempt`: how many invocations have taken this claim since it was last finished (Lambda's retries count). */
-  | { claimed: true; reason: 'first' | 're-evaluate'; attempt: number }
+  /**
+   * `attempt`: how many invocations have taken this claim since it was last finished (Lambda's retries count).
+   * `previous`: the claim as it stood before (absent on the first), so the caller can tell why it was taken again.
+   */
+  | { claimed: true; reason: 'first' | 're-evaluate'; attempt: number; previous?: { state: string; mode: string; severity: number; containment?: string } }
   | { claimed: false; deliveries: number; severity: number; state: string };
 
 const CLAIM = '#CLAIM';
@@ -136,7 +139,7 @@ export class Ledger {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: findingKey(request.ledgerId), sk: CLAIM },
-          ReturnValues: 'ALL_NEW',
+          ReturnValues: 'ALL_OLD',
           UpdateExpression:
             'SET #state = :running, leaseUntil = :lease, severity = :severity, #count = :count, #mode = :mode, lastSeenAt = :now, firstSeenAt = if_not_exists(firstSeenAt, :now) ADD deliveries :one, attempts :one',
           // A live claim (running, lease not expired) is never taken, not even by a rise in severity: two
@@ -158,8 +161,10 @@ export class Ledger {
           },
         }),
       );
-      // Every delivery adds one: a claim taken at the first is the finding's first.
-      return { claimed: true, reason: Number(taken.Attributes?.deliveries) === 1 ? 'first' : 're-evaluate', attempt: Number(taken.Attributes?.attempts ?? 1) };
+      const old = taken.Attributes;
+      if (!old) return { claimed: true, reason: 'first', attempt: 1 };
+      const previous = { state: String(old.state), mode: String(old.mode), severity: Number(old.severity), ...(old.containment ? { containment: String(old.containment) } : {}) };
+      return { claimed: true, reason: 're-evaluate', attempt: Number(old.attempts ?? 0) + 1, previous };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       const seen = await this.doc.send(
@@ -279,7 +284,35 @@ export class Ledger {
     }
   }
 
-  /** The episode of a target, as it stands (status, the runbook's history, tests). */
+  /**
+   * A release ends the target's episode: what it held is forgotten, so a later finding contains the target afresh. An
+   * episode another invocation runs right now keeps its owner and lease (only what it held goes); none is created.
+   */
+  private async endEpisode(target: string): Promise<void> {
+    const key = { pk: episodeKey(target), sk: EPISODE };
+    const now = this.now().toISOString();
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: 'SET #state = :released, releasedAt = :now REMOVE held, counted, openedBy, openedAt',
+          ConditionExpression: 'attribute_exists(pk) AND (#state <> :running OR leaseUntil < :now)',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':released': 'released', ':running': 'running', ':now': now },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      await this.doc
+        .send(new UpdateCommand({ TableName: this.tableName, Key: key, UpdateExpression: 'SET releasedAt = :now REMOVE held, counted', ConditionExpression: 'attribute_exists(pk)', ExpressionAttributeValues: { ':now': now } }))
+        .catch((again: unknown) => {
+          if (!(again instanceof ConditionalCheckFailedException)) throw again;
+        });
+    }
+  }
+
+  /** The episode of a target, as it stands (tests and people reading the ledger). */
   async episode(target: string): Promise<Record<string, unknown> | undefined> {
     return (await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: episodeKey(target), sk: EPISODE }, ConsistentRead: true }))).Item;
   }
@@ -435,17 +468,7 @@ export class Ledger {
    * ends with it: a later finding about the target contains it afresh.
    */
   async markReleased(record: ActionRecord, release: { by: string; reason: string; detail: string }): Promise<void> {
-    if (record.target?.startsWith('task:')) {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: episodeKey(record.target), sk: EPISODE },
-          UpdateExpression: 'SET #state = :released, releasedAt = :now REMOVE held, counted, openedBy, openedAt',
-          ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: { ':released': 'released', ':now': this.now().toISOString() },
-        }),
-      );
-    }
+    if (record.target?.startsWith('task:')) await this.endEpisode(record.target);
     await this.doc.send(
       new UpdateCommand({
         TableName: this.tableName,

@@ -202,7 +202,14 @@ export async function respond(request: ResponseRequest, deps: PipelineDeps): Pro
   }
   const acting = reached.value!;
   if (!acting.ok) return refuseResponse(request, acting.why, deps, summary);
-  const decision = observed(request.decision, switched.status === 'fulfilled' ? switched.value : undefined);
+  const switchReason = switched.status === 'fulfilled' ? switched.value : undefined;
+  // Taken again only to move from observe to enforce, while the switch still observes: a duplicate after all.
+  const previous = claim.previous;
+  if (switchReason && request.decision.mode === 'enforce' && previous?.state === 'done' && previous.mode === 'observe' && finding.severity <= previous.severity) {
+    await deps.ledger.finishClaim(ledgerId, previous.containment ?? 'observed', 'observe');
+    return { ...summary, decision: { ...summary.decision, mode: 'observe' }, actions: [], notifications: 0, ignored: `duplicate delivery of this finding: already handled in observe mode, and the observe switch is still on` };
+  }
+  const decision = observed(request.decision, switchReason);
   summary.decision.mode = decision.mode;
   const { task } = acting;
   deps = acting.deps;

@@ -84,13 +84,20 @@ export async function runSteps(decision: Decision, context: StepContext, runtime
       ready[index]!.resolve();
     }
   });
-  for (const run of await Promise.all(runs)) outcomes.push(...run);
+  // Every step settles before anything is decided: one step's unexpected error must not leave another changing the
+  // task unseen after the response gave up.
+  const settled = await Promise.allSettled(runs);
+  for (const run of settled) if (run.status === 'rejected') throw run.reason;
+  for (const run of settled as PromiseFulfilledResult<ActionOutcome[]>[]) outcomes.push(...run.value);
   for (const step of notifySteps) outcomes.push(...(await runStep(step, findAction(step.action)!, decision, context, { ...runtime, recordTarget: context.recordTarget }, earlier)));
 
   const verdict = admission ? await admission : undefined;
-  const changed = outcomes.some((o) => o.status === 'applied' && findAction(o.action)?.destructive);
-  // The slot counts a task disrupted: an action that changed nothing (the task had already stopped) gives it back.
-  if (verdict?.allowed && !changed) await verdict.release();
+  // `failed` may have changed something (half a deny pair, a StopTask that timed out after reaching ECS); `skipped`
+  // and `unsupported` (AWS refused) changed nothing.
+  const changed = outcomes.some((o) => (o.status === 'applied' || o.status === 'failed') && o.mechanism !== 'safety' && findAction(o.action)?.destructive);
+  // The slot counts a task disrupted: an action that changed nothing gives it back (a slot kept by mistake only
+  // errs on the safe side, so a failure to give it back is not the response's).
+  if (verdict?.allowed && !changed) await verdict.release().catch(() => undefined);
   // `action/mechanism`: a later finding's skip names what holds (the network ACL, the stop).
   const held = [...EPISODE_ACTIONS].flatMap((name) => {
     const holding = outcomes.find((o) => o.action === name && holds(o));
@@ -120,7 +127,9 @@ async function runStep(
   const held = context.episode?.held.find((h) => h.split('/')[0] === action.name);
   if (held) {
     const detail = `already applied in this task's episode, opened by ${context.episode!.openedBy}: one containment per task, nothing changed`;
-    return [{ action: action.name, status: 'skipped', mechanism: held.split('/')[1] || undefined, detail }];
+    const joined: ActionOutcome = { action: action.name, status: 'skipped', mechanism: held.split('/')[1] || undefined, detail };
+    await ledger.recordOutcome(audit, action.name, joined, context.recordTarget);
+    return [joined];
   }
   if (action.destructive && !ADMIT_INSIDE.has(action.name)) {
     const withheld = await runtime.admit!(action.name);
@@ -133,6 +142,8 @@ async function runStep(
     return await action.apply(step.params, context.target, runtime);
   } catch (error) {
     const failed: ActionOutcome = { action: action.name, status: 'failed', errorCode: failureCode(error), detail: awsErrorMessage(error) };
+    // If the ledger fails here too, the invocation fails once every step has settled (runSteps), and Lambda's retry
+    // finishes what is recorded as intent.
     await ledger.recordOutcome(audit, action.name, failed, context.recordTarget);
     return [failed];
   }

@@ -33,7 +33,7 @@ export async function allowDestructive(ledger: Ledger, safety: Safety, scope: { 
   }
   const full = scopes.find((_, i) => !(taken[i] as PromiseFulfilledResult<boolean>).value);
   if (full) {
-    await giveBack();
+    await giveBack().catch(() => undefined); // a slot kept by mistake only errs on the safe side
     return { allowed: false, why: `BLAST-RADIUS LIMIT: ${full.limit} tasks already disrupted in ${window} in ${full.full}; downgraded to notify` };
   }
   return { allowed: true, release: giveBack };

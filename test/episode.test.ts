@@ -128,8 +128,8 @@ rules:
     expect(denyPairs(deployment)).toBe(2);
   });
 
-  it('a slot is given back when the action changed nothing', async () => {
-    deployment = await startDeployment({ policy: policyFrom(`
+  it('a slot is given back when the action changed nothing, and kept when it may have changed something', async () => {
+    const isolateOnly = policyFrom(`
 version: 1
 rules:
   - name: isolate
@@ -137,18 +137,38 @@ rules:
     actions:
       - isolate-task: { fallback: [network-acl] }
       - notify
-`) });
+`);
+    deployment = await startDeployment({ policy: isolateOnly });
     deployment.account.seedFromEvent(CRITICAL);
-    // AWS refuses both rungs: the swap (ECS-managed interface) and the deny (an ACL quota, say): nothing changed.
-    deployment.account.faults.inject({ service: 'ec2', operation: 'CreateNetworkAclEntry', error: { code: 'NetworkAclEntryLimitExceeded', status: 400 }, times: 10 });
-    const result = await respondToRuntimeFinding(CRITICAL, deployment.depsFor('runtimeFinding'));
-    expect(result.containment).toBe('not-contained');
-    const slots = await slotsUsed(deployment);
-    // Taken (the counters exist) and given back (zero), account and cluster alike.
-    expect(Object.keys(slots).sort()).toEqual(['account#111122223333', 'cluster#111122223333#prod-cluster']);
-    expect(Object.values(slots)).toEqual([0, 0]);
-    expect(await deployment.ledger.episode(`task:${TASK_ARN}`)).toMatchObject({ state: 'done' });
+    // AWS refuses both rungs: the swap (ECS-managed interface) and the network ACL's read: nothing changed.
+    deployment.account.faults.inject({ service: 'ec2', operation: 'DescribeNetworkAcls', error: { code: 'UnauthorizedOperation', status: 403 }, times: 10 });
+    const refused = await respondToRuntimeFinding(CRITICAL, deployment.depsFor('runtimeFinding'));
+    expect(refused.actions.map((a) => `${a.mechanism}/${a.status}`)).toEqual(['security-group/unsupported', 'network-acl/unsupported', 'sns/applied']);
+    // Taken (the swap was admitted: the counters exist) and given back (zero), account and cluster alike.
+    expect(await slotsUsed(deployment)).toEqual({ 'account#111122223333': 0, 'cluster#111122223333#prod-cluster': 0 });
     expect((await deployment.ledger.episode(`task:${TASK_ARN}`))!.counted).toBeUndefined();
+    await deployment.close();
+
+    // Half a deny pair: the egress entry refused, the ingress one in place. That is a change: failed, and the slot kept.
+    deployment = await startDeployment({ policy: isolateOnly });
+    deployment.account.seedFromEvent(CRITICAL);
+    deployment.account.faults.inject({ service: 'ec2', operation: 'CreateNetworkAclEntry', error: { code: 'UnauthorizedOperation', status: 403 }, afterCalls: 1, times: 1 });
+    const half = await respondToRuntimeFinding(CRITICAL, deployment.depsFor('runtimeFinding'));
+    expect(half.actions.find((a) => a.mechanism === 'network-acl')).toMatchObject({ status: 'failed', errorCode: 'UnauthorizedOperation', detail: expect.stringMatching(/^half made, only the ingress deny is in place/) });
+    expect(deployment.account.callsTo('ec2', 'CreateNetworkAclEntry').filter((c) => c.ok).map((c) => c.input.Egress)).toEqual([false]);
+    expect(await slotsUsed(deployment)).toEqual({ 'account#111122223333': 1, 'cluster#111122223333#prod-cluster': 1 });
+  });
+
+  it('a release while another finding runs the episode leaves its owner in charge', async () => {
+    deployment = await startDeployment();
+    const target = `task:${TASK_ARN}`;
+    await deployment.ledger.openEpisode(target, 'guardduty:owner');
+    await deployment.ledger.markReleased({ ledgerId: 'guardduty:earlier', step: 'tag', target } as never, { by: 'oncall', reason: 'r', detail: 'd' });
+    expect(await deployment.ledger.episode(target)).toMatchObject({ state: 'running', ownerId: 'guardduty:owner' });
+    await expect(deployment.ledger.openEpisode(target, 'guardduty:third')).rejects.toBeInstanceOf(ClaimBusyError);
+    // A task with no episode: a release creates none.
+    await deployment.ledger.markReleased({ ledgerId: 'guardduty:earlier', step: 'tag', target: 'task:arn:aws:ecs:us-east-1:111122223333:task/c/none' } as never, { by: 'oncall', reason: 'r', detail: 'd' });
+    expect(await deployment.ledger.episode('task:arn:aws:ecs:us-east-1:111122223333:task/c/none')).toBeUndefined();
   });
 });
 
@@ -162,6 +182,10 @@ describe('the live observe switch, read beside the claim', () => {
     expect(observed.notes).toContain('The observe switch (SSM parameter) is on: nothing was changed.');
     expect([denyPairs(deployment), stops(deployment)]).toEqual([0, 0]);
     expect(await rawLedgerItem(deployment, `FINDING#guardduty:${CRITICAL.detail.id}`, '#CLAIM')).toMatchObject({ mode: 'observe', state: 'done' });
+
+    // Duplicates while the switch stays on are duplicates: nothing re-run, nobody told again.
+    for (const delivery of [2, 3]) expect((await deployment.invoke('runtimeFinding', CRITICAL)).ignored, `delivery ${delivery}`).toMatch(/^duplicate delivery .*observe switch is still on/);
+    expect(notifications(deployment.account)).toHaveLength(1);
 
     deployment.account.ssm.putParameter('/ecs-threat-responder/simulated/observe-switch', 'policy');
     const enforced = await deployment.invoke('runtimeFinding', CRITICAL);

@@ -1,7 +1,7 @@
 import { CreateTagsCommand, DeleteTagsCommand, ModifyNetworkInterfaceAttributeCommand, type NetworkAcl } from '@aws-sdk/client-ec2';
 import * as z from 'zod';
 import { awsErrorCode, isAwsError, isRefusal, isTransient, refusedOrFailed } from '../aws/errors';
-import { applyNetworkAclDeny, networkAclForSubnet, planNetworkAclDeny, removeNetworkAclDeny, RuleNumberTaken, type NetworkAclDeny } from '../aws/network-acl';
+import { applyNetworkAclDeny, HalfMadeDeny, networkAclForSubnet, planNetworkAclDeny, removeNetworkAclDeny, RuleNumberTaken, type NetworkAclDeny } from '../aws/network-acl';
 import { quarantineSecurityGroup, QuarantineGroupNotEmpty, type QuarantineGroup } from '../aws/quarantine-security-group';
 import type { ActionRecord } from '../ledger';
 import type { ActionOutcome } from '../notification';
@@ -157,7 +157,10 @@ async function denyInNetworkAcl(runtime: ActionRuntime, task: TaskState, eni: De
     } catch (error) {
       if (!(error instanceof RuleNumberTaken) || attempt === NACL_ATTEMPTS) {
         // Half made (ingress in, egress refused) stays in the ledger as failed with its before-state: release removes it.
-        outcome = refusedOrFailed(ACTION, 'network-acl', error, target);
+        if (error instanceof HalfMadeDeny) {
+          const cause = refusedOrFailed(ACTION, 'network-acl', error.cause, target);
+          outcome = { ...cause, status: 'failed', detail: `half made, ${error.message}: ${cause.detail}` };
+        } else outcome = refusedOrFailed(ACTION, 'network-acl', error, target);
         break;
       }
       await removeNetworkAclDeny(runtime.clients, deny); // only entries that are ours (our CIDR) go
@@ -242,11 +245,11 @@ export const isolateTask = defineAction({
         if (!eni) return { action: ACTION, status: 'unsupported', mechanism: 'security-group', detail: `${target.eni.id} no longer exists (its task is stopping)`, target: `task:${task.taskArn}` };
         return swapSecurityGroups(runtime, task, eni);
       });
-      void swap.catch(() => undefined); // awaited below; a defect must not surface as an unhandled rejection first
-      const rest = await fallbacks();
-      runtime.ready?.();
-      const swapped = await swap;
-      return [swapped, ...rest];
+      // Both settle before the step ends (neither left running after an unexpected error); a stop may follow the cut.
+      const [swapped, rest] = await Promise.allSettled([swap, fallbacks().finally(() => runtime.ready?.())]);
+      if (swapped.status === 'rejected') throw swapped.reason;
+      if (rest.status === 'rejected') throw rest.reason;
+      return [swapped.value, ...rest.value];
     }
     const swap = await rung('security-group', () => swapSecurityGroups(runtime, task, target.eni));
     return holds(swap) ? [swap] : [swap, ...(await fallbacks())];

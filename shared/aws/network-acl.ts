@@ -98,10 +98,30 @@ async function createDeny(clients: AwsClients, deny: NetworkAclDeny, egress: boo
   }
 }
 
+/**
+ * One direction is in place and the other is not: the deny is `failed`, never `unsupported` (AWS refused, nothing
+ * changed), whatever AWS answered for the other. The ledger keeps the before-state, so release or the task's stop
+ * removes the half that is there.
+ */
+export class HalfMadeDeny extends Error {
+  override readonly name = 'HalfMadeDeny';
+  constructor(
+    readonly made: 'ingress' | 'egress',
+    override readonly cause: unknown,
+  ) {
+    super(`only the ${made} deny is in place`);
+  }
+}
+
 /** Both directions at once: the cut is one round trip. Either failing fails the deny; the ledger keeps what to remove. */
 export async function applyNetworkAclDeny(clients: AwsClients, deny: NetworkAclDeny): Promise<void> {
   const [ingress, egress] = await Promise.allSettled([createDeny(clients, deny, false), createDeny(clients, deny, true)]);
-  for (const result of [ingress, egress]) if (result.status === 'rejected') throw result.reason;
+  const failed = [ingress, egress].filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (!failed.length) return;
+  const taken = failed.find((r) => r.reason instanceof RuleNumberTaken);
+  if (taken) throw taken.reason; // re-planned by the caller, after removing what is ours
+  if (failed.length === 1) throw new HalfMadeDeny(ingress.status === 'fulfilled' ? 'ingress' : 'egress', failed[0]!.reason);
+  throw failed[0]!.reason;
 }
 
 /**
