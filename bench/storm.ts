@@ -31,9 +31,15 @@ export interface TaskOutcome {
   task: string;
   cluster: string;
   stopTasks: number;
-  /** Deny entries for the task's address, ingress and egress: a pair is one of each. */
+  /**
+   * Deny entries for the task's address in its network ACL at the end, ingress and egress: a pair is one of each.
+   * (An entry made and then removed, when a concurrent isolation in the subnet took the same rule number and the deny
+   * was re-planned, is not counted: `replannedDenies` counts those.)
+   */
   denyIngress: number;
   denyEgress: number;
+  /** Successful CreateNetworkAclEntry calls for the address, re-planned ones included. */
+  denyCreates: number;
 }
 
 export interface StormFigures {
@@ -58,6 +64,8 @@ export interface StormFigures {
   maxTasksDisruptedPerCluster: number;
   stopTaskCalls: number;
   denyPairs: number;
+  /** Deny entries removed again because a concurrent isolation in the same subnet took the rule number (re-planned). */
+  replannedDenies: number;
   notifications: number;
   containedRecords: number;
   slotsUsed: number;
@@ -188,12 +196,15 @@ export async function runStorm(options: StormOptions): Promise<StormFigures> {
     const findingIds = [...new Set(deliveries.map((d) => d.finding))];
 
     const calls = account.calls;
+    const entries = [...account.ec2.networkAcls.values()].flatMap((acl) => acl.entries).filter((e) => e.ruleAction === 'deny');
+    const inPlace = (ip: string, egress: boolean) => entries.filter((e) => e.cidrBlock === `${ip}/32` && e.egress === egress).length;
     const perTask = tasks.map((task) => ({
       task: task.id,
       cluster: task.cluster,
       stopTasks: calls.filter((c) => c.ok && c.operation === 'StopTask' && String(c.input.task).endsWith(task.id)).length,
-      denyIngress: calls.filter((c) => isDeny(c, task.ip!) && !c.input.Egress).length,
-      denyEgress: calls.filter((c) => isDeny(c, task.ip!) && c.input.Egress === true).length,
+      denyIngress: inPlace(task.ip!, false),
+      denyEgress: inPlace(task.ip!, true),
+      denyCreates: calls.filter((c) => isDeny(c, task.ip!)).length,
     }));
     const pairs = (t: TaskOutcome) => Math.min(t.denyIngress, t.denyEgress);
     const disrupted = perTask.filter((t) => t.stopTasks > 0 || t.denyIngress + t.denyEgress > 0);
@@ -219,6 +230,7 @@ export async function runStorm(options: StormOptions): Promise<StormFigures> {
       maxTasksDisruptedPerCluster: Math.max(0, ...perCluster.values()),
       stopTaskCalls: perTask.reduce((n, t) => n + t.stopTasks, 0),
       denyPairs: perTask.reduce((n, t) => n + pairs(t), 0),
+      replannedDenies: calls.filter((c) => c.ok && c.operation === 'DeleteNetworkAclEntry').length,
       notifications: account.sns.published.length,
       containedRecords: items.filter((i) => i.containment === 'contained').length,
       slotsUsed: items.filter((i) => String(i.pk).startsWith('BLAST#account#')).reduce((n, i) => n + Number(i.used ?? 0), 0),

@@ -82,7 +82,7 @@ describe('the runtime responder when AWS refuses or another writer interferes', 
     expect(image.imageTags[0]).toMatch(/^quarantined-/);
   });
 
-  it('a network ACL rule number taken between the plan and the write: the deny is re-planned, the other entry left alone', async () => {
+  it('a network ACL rule number taken between the plan and the write: that direction is re-planned, the entry made in the other and the other writer\'s left alone', async () => {
     deployment = await startDeployment();
     const { account } = deployment;
     account.seedFromEvent(REVERSE_SHELL);
@@ -107,8 +107,13 @@ describe('the runtime responder when AWS refuses or another writer interferes', 
     expect(ours.find((e) => e.egress)!.ruleNumber).not.toBe(taken);
     const acl = [...account.ec2.networkAcls.values()].find((a) => a.subnetIds.includes(eni.subnetId))!;
     expect(acl.entries.find((e) => e.egress && e.ruleNumber === taken)).toMatchObject({ cidrBlock: '198.51.100.9/32', ruleAction: 'allow' });
-    // The first try's ingress entry was removed before the re-plan: exactly one pair is ours.
+    // Only the taken direction moved: the ingress entry made on the first try stayed (made once), exactly one pair is
+    // ours, and the ledger's before-state names the numbers in place (what release and the task's stop remove).
     expect(ours).toHaveLength(2);
+    const ingress = account.callsTo('ec2', 'CreateNetworkAclEntry').filter((c) => c.ok && c.input.Egress === false && c.input.CidrBlock === `${eni.privateIpAddress}/32`);
+    expect(ingress).toHaveLength(1);
+    const record = (await deployment.ledger.actionRecords(`guardduty:${REVERSE_SHELL.detail.id}`)).find((r) => r.step === 'isolate-task:network-acl')!;
+    expect(record.beforeState).toMatchObject({ ingressRule: ours.find((e) => !e.egress)!.ruleNumber, egressRule: ours.find((e) => e.egress)!.ruleNumber });
   });
 
   it('host isolation into a tagged quarantine group that someone opened: its rules are revoked before the swap', async () => {

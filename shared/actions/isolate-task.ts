@@ -163,9 +163,11 @@ async function denyInNetworkAcl(runtime: ActionRuntime, task: TaskState, eni: De
         } else outcome = refusedOrFailed(ACTION, 'network-acl', error, target);
         break;
       }
-      await removeNetworkAclDeny(runtime.clients, deny); // only entries that are ours (our CIDR) go
+      // Only the direction whose number was taken moves (at random, so concurrent isolations stop colliding); an
+      // entry already made in the other direction stays where it is, and the ledger learns the new number first.
       const fresh = await networkAclForSubnet(runtime.clients, eni.subnetId);
-      deny = planNetworkAclDeny(fresh!, eni.privateIp, 'random');
+      const replanned = planNetworkAclDeny(fresh!, eni.privateIp, 'random');
+      deny = error.egress ? { ...deny, egressRule: replanned.egressRule } : { ...deny, ingressRule: replanned.ingressRule };
       await runtime.ledger.replaceBeforeState(runtime.audit.ledgerId, step, { ...deny });
     }
   }

@@ -74,6 +74,13 @@ export function planNetworkAclDeny(acl: NetworkAcl, ip: string, pick: RulePick =
 /** Another writer took one of the planned numbers first (a concurrent isolation in the same subnet). */
 export class RuleNumberTaken extends Error {
   override readonly name = 'RuleNumberTaken';
+  constructor(
+    message: string,
+    /** The direction whose number was taken. */
+    readonly egress: boolean,
+  ) {
+    super(message);
+  }
 }
 
 async function createDeny(clients: AwsClients, deny: NetworkAclDeny, egress: boolean): Promise<void> {
@@ -94,7 +101,7 @@ async function createDeny(clients: AwsClients, deny: NetworkAclDeny, egress: boo
     const acl = (await clients.ec2.send(new DescribeNetworkAclsCommand({ NetworkAclIds: [deny.networkAclId] }))).NetworkAcls?.[0];
     const rule = egress ? deny.egressRule : deny.ingressRule;
     const entry = acl?.Entries?.find((e) => e.Egress === egress && e.RuleNumber === rule);
-    if (entry?.CidrBlock !== deny.cidr || entry.RuleAction !== 'deny') throw new RuleNumberTaken(`rule ${rule} of ${deny.networkAclId} was taken by another entry`);
+    if (entry?.CidrBlock !== deny.cidr || entry.RuleAction !== 'deny') throw new RuleNumberTaken(`rule ${rule} of ${deny.networkAclId} was taken by another entry`, egress);
   }
 }
 
@@ -119,7 +126,7 @@ export async function applyNetworkAclDeny(clients: AwsClients, deny: NetworkAclD
   const failed = [ingress, egress].filter((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (!failed.length) return;
   const taken = failed.find((r) => r.reason instanceof RuleNumberTaken);
-  if (taken) throw taken.reason; // re-planned by the caller, after removing what is ours
+  if (taken) throw taken.reason; // the caller re-plans that direction; an entry made in the other stays
   if (failed.length === 1) throw new HalfMadeDeny(ingress.status === 'fulfilled' ? 'ingress' : 'egress', failed[0]!.reason);
   throw failed[0]!.reason;
 }
