@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import { z } from '../zod-mini';
 import { InvalidEventError } from './invalid-event';
 
 /**
@@ -101,7 +101,7 @@ export function assertSameOrigin(arn: Arn, origin: Origin, field: string): void 
 }
 
 /** A string of a documented form, in a zod schema. */
-export const matching = (pattern: RegExp, what: string) => z.string().regex(pattern, `is not ${what}`);
+export const matching = (pattern: RegExp, what: string) => z.string().check(z.regex(pattern, `is not ${what}`));
 
 /** Checks a value against its format, naming the field. */
 export function checkFormat(value: string, pattern: RegExp, field: string, what: string): string {

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import { z } from '../zod-mini';
 import { IMAGE_DIGEST, IMAGE_TAG, matching, REPOSITORY_NAME } from './aws-formats';
 import { envelopeOrigin, eventEnvelope } from './ecr-image-scan';
 import type { Home } from './home';
@@ -10,11 +10,11 @@ export const EcrImageActionEvent = z.looseObject({
   source: z.literal('aws.ecr'),
   'detail-type': z.literal('ECR Image Action'),
   detail: z.looseObject({
-    result: z.enum(['SUCCESS', 'FAILURE']).optional(),
-    'action-type': z.enum(['PUSH', 'DELETE']).optional(),
-    'repository-name': matching(REPOSITORY_NAME, 'an ECR repository name').optional(),
-    'image-digest': matching(IMAGE_DIGEST, 'sha256: and 64 lowercase hex characters').optional(),
-    'image-tag': matching(IMAGE_TAG, 'an image tag').optional(),
+    result: z.optional(z.enum(['SUCCESS', 'FAILURE'])),
+    'action-type': z.optional(z.enum(['PUSH', 'DELETE'])),
+    'repository-name': z.optional(matching(REPOSITORY_NAME, 'an ECR repository name')),
+    'image-digest': z.optional(matching(IMAGE_DIGEST, 'sha256: and 64 lowercase hex characters')),
+    'image-tag': z.optional(matching(IMAGE_TAG, 'an image tag')),
   }),
 });
 

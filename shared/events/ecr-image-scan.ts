@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import { z } from '../zod-mini';
 import type { ImageFinding } from '../finding';
 import { ACCOUNT_ID, EVENT_ID, IMAGE_DIGEST, IMAGE_TAG, matching, REGION, REPOSITORY_NAME } from './aws-formats';
 import { assertOurs, type Home } from './home';
@@ -15,10 +15,10 @@ export const ECR_SCAN_STATUSES = [
 export const SEVERITY_COUNT_KEYS = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'INFORMATIONAL', 'UNDEFINED', 'UNTRIAGED', 'TOTAL'] as const;
 
 export const eventEnvelope = {
-  id: matching(EVENT_ID, 'an EventBridge event id (1–256 printable characters)').optional(),
-  account: matching(ACCOUNT_ID, 'a 12-digit account id').optional(),
-  region: matching(REGION, 'an AWS region code').optional(),
-  time: z.string().max(64).optional(),
+  id: z.optional(matching(EVENT_ID, 'an EventBridge event id (1–256 printable characters)')),
+  account: z.optional(matching(ACCOUNT_ID, 'a 12-digit account id')),
+  region: z.optional(matching(REGION, 'an AWS region code')),
+  time: z.optional(z.string().check(z.maxLength(64))),
 };
 
 /**
@@ -27,18 +27,18 @@ export const eventEnvelope = {
  * exists"); the normalisers demand what they need.
  * https://docs.aws.amazon.com/AmazonECR/latest/userguide/ecr-eventbridge.html
  */
-export function scanResultEvent<S extends string, D extends string>(source: S, detailType: D, status: z.ZodType<string>) {
+export function scanResultEvent<S extends string, D extends string>(source: S, detailType: D, status: z.ZodMiniType<string>) {
   return z.looseObject({
     ...eventEnvelope,
     source: z.literal(source),
     'detail-type': z.literal(detailType),
     detail: z.looseObject({
-      'scan-status': status.optional(),
-      'repository-name': z.string().optional(),
-      'image-digest': matching(IMAGE_DIGEST, 'sha256: and 64 lowercase hex characters').optional(),
-      'image-tags': z.array(matching(IMAGE_TAG, 'an image tag')).max(1000).optional(),
+      'scan-status': z.optional(status),
+      'repository-name': z.optional(z.string()),
+      'image-digest': z.optional(matching(IMAGE_DIGEST, 'sha256: and 64 lowercase hex characters')),
+      'image-tags': z.optional(z.array(matching(IMAGE_TAG, 'an image tag')).check(z.maxLength(1000))),
       // Counts: non-negative safe integers (zod's int), within DynamoDB's number range.
-      'finding-severity-counts': z.partialRecord(z.enum(SEVERITY_COUNT_KEYS), z.number().int().min(0)).optional(),
+      'finding-severity-counts': z.optional(z.partialRecord(z.enum(SEVERITY_COUNT_KEYS), z.number().check(z.int(), z.minimum(0)))),
     }),
   });
 }

@@ -1,35 +1,37 @@
-import * as z from 'zod';
+import { z } from '../zod-mini';
 import { ACCOUNT_ID, assertSameOrigin, assertTaskInCluster, EVENT_ID, IMAGE_DIGEST, matching, parseClusterArn, parseTaskArn, REGION, TASK_STATUSES } from './aws-formats';
 import { assertOurs, type Home } from './home';
 import { InvalidEventError } from './invalid-event';
 
 /** `ECS Task State Change` (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html). */
 export const EcsTaskStateChangeEvent = z.looseObject({
-  id: matching(EVENT_ID, 'an EventBridge event id (1–256 printable characters)').optional(),
+  id: z.optional(matching(EVENT_ID, 'an EventBridge event id (1–256 printable characters)')),
   source: z.literal('aws.ecs'),
   'detail-type': z.literal('ECS Task State Change'),
-  account: matching(ACCOUNT_ID, 'a 12-digit account id').optional(),
-  region: matching(REGION, 'an AWS region code').optional(),
+  account: z.optional(matching(ACCOUNT_ID, 'a 12-digit account id')),
+  region: z.optional(matching(REGION, 'an AWS region code')),
   detail: z.looseObject({
     taskArn: z.string(),
     clusterArn: z.string(),
     // Exact case: ECS reports these in upper case; `running` is not a state.
     lastStatus: z.enum(TASK_STATUSES),
-    desiredStatus: z.enum(['RUNNING', 'PENDING', 'STOPPED']).optional(),
-    group: z.string().max(1024).optional(),
-    version: z.number().int().min(0).optional(),
-    stoppedReason: z.string().optional(),
-    containers: z
-      .array(
-        z.looseObject({
-          name: z.string().optional(),
-          // An image reference (at most 255 characters in a container definition, API_ContainerDefinition).
-          image: z.string().max(1024).optional(),
-          imageDigest: matching(IMAGE_DIGEST, 'sha256: and 64 lowercase hex characters').optional(),
-        }),
-      )
-      .max(100)
-      .default([]),
+    desiredStatus: z.optional(z.enum(['RUNNING', 'PENDING', 'STOPPED'])),
+    group: z.optional(z.string().check(z.maxLength(1024))),
+    version: z.optional(z.number().check(z.int(), z.minimum(0))),
+    stoppedReason: z.optional(z.string()),
+    containers: z._default(
+      z
+        .array(
+          z.looseObject({
+            name: z.optional(z.string()),
+            // An image reference (at most 255 characters in a container definition, API_ContainerDefinition).
+            image: z.optional(z.string().check(z.maxLength(1024))),
+            imageDigest: z.optional(matching(IMAGE_DIGEST, 'sha256: and 64 lowercase hex characters')),
+          }),
+        )
+        .check(z.maxLength(100)),
+      [],
+    ),
   }),
 });
 export type EcsTaskStateChange = z.infer<typeof EcsTaskStateChangeEvent>;

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import { z } from '../zod-mini';
 import { severityLabel, type Finding } from '../finding';
 import {
   assertSameOrigin,
@@ -22,76 +22,76 @@ import { InvalidEventError, required } from './invalid-event';
 
 // Every field is optional in GuardDuty's schema (API_GetFindings: "Required: No"), so the schema only checks types;
 // `normaliseGuardDutyFinding` then demands what an ECS response cannot do without, naming the field.
-const Tags = z.array(z.looseObject({ key: z.string().optional(), value: z.string().optional() })).optional();
+const str = () => z.optional(z.string());
 
-const Container = z.looseObject({ name: z.string().optional(), image: z.string().optional() });
+const Tags = z.optional(z.array(z.looseObject({ key: str(), value: str() })));
+
+const Container = z.looseObject({ name: str(), image: str() });
 
 const TaskDetails = z.looseObject({
-  arn: z.string().optional(),
-  definitionArn: z.string().optional(),
-  group: z.string().optional(),
-  launchType: z.string().optional(),
-  startedBy: z.string().optional(),
+  arn: str(),
+  definitionArn: str(),
+  group: str(),
+  launchType: str(),
+  startedBy: str(),
   tags: Tags,
-  containers: z.array(Container).optional(),
+  containers: z.optional(z.array(Container)),
 });
 
 const Process = z.looseObject({
-  name: z.string().optional(),
-  executablePath: z.string().optional(),
-  user: z.string().optional(),
+  name: str(),
+  executablePath: str(),
+  user: str(),
 });
 
 const Service = z.looseObject({
-  featureName: z.string().optional(),
+  featureName: str(),
   // A count of occurrences: a positive safe integer (zod's int), so it fits DynamoDB's number type exactly.
-  count: z.number().int().min(1).optional(),
-  action: z
-    .looseObject({
-      dnsRequestAction: z.looseObject({ domain: z.string().optional() }).optional(),
-      networkConnectionAction: z
-        .looseObject({ remoteIpDetails: z.looseObject({ ipAddressV4: z.string().optional() }).optional() })
-        .optional(),
-    })
-    .optional(),
-  runtimeDetails: z
-    .looseObject({
-      process: Process.optional(),
-      context: z.looseObject({ commandLineExample: z.string().optional() }).optional(),
-    })
-    .optional(),
-  additionalInfo: z.looseObject({ value: z.string().optional(), sample: z.boolean().optional() }).optional(),
+  count: z.optional(z.number().check(z.int(), z.minimum(1))),
+  action: z.optional(
+    z.looseObject({
+      dnsRequestAction: z.optional(z.looseObject({ domain: str() })),
+      networkConnectionAction: z.optional(z.looseObject({ remoteIpDetails: z.optional(z.looseObject({ ipAddressV4: str() })) })),
+    }),
+  ),
+  runtimeDetails: z.optional(
+    z.looseObject({
+      process: z.optional(Process),
+      context: z.optional(z.looseObject({ commandLineExample: str() })),
+    }),
+  ),
+  additionalInfo: z.optional(z.looseObject({ value: str(), sample: z.optional(z.boolean()) })),
 });
 
 export const GuardDutyFindingDetail = z.looseObject({
-  id: matching(GUARDDUTY_FINDING_ID, 'a GuardDuty finding id (1–300 letters, digits, _ . : -)').optional(),
-  accountId: matching(ACCOUNT_ID, 'a 12-digit account id').optional(),
-  region: matching(REGION, 'an AWS region code').optional(),
-  type: matching(GUARDDUTY_FINDING_TYPE, 'a GuardDuty finding type (ThreatPurpose:ResourceTypeAffected/ThreatFamilyName.DetectionMechanism!Artifact)').optional(),
-  title: z.string().optional(),
-  severity: z.number().min(GUARDDUTY_SEVERITY.min).max(GUARDDUTY_SEVERITY.max).optional(),
-  updatedAt: z.string().optional(),
-  resource: z
-    .looseObject({
-      resourceType: z.string().optional(),
-      ecsClusterDetails: z
-        .looseObject({
-          name: z.string().optional(),
-          arn: z.string().optional(),
+  id: z.optional(matching(GUARDDUTY_FINDING_ID, 'a GuardDuty finding id (1–300 letters, digits, _ . : -)')),
+  accountId: z.optional(matching(ACCOUNT_ID, 'a 12-digit account id')),
+  region: z.optional(matching(REGION, 'an AWS region code')),
+  type: z.optional(matching(GUARDDUTY_FINDING_TYPE, 'a GuardDuty finding type (ThreatPurpose:ResourceTypeAffected/ThreatFamilyName.DetectionMechanism!Artifact)')),
+  title: str(),
+  severity: z.optional(z.number().check(z.minimum(GUARDDUTY_SEVERITY.min), z.maximum(GUARDDUTY_SEVERITY.max))),
+  updatedAt: str(),
+  resource: z.optional(
+    z.looseObject({
+      resourceType: str(),
+      ecsClusterDetails: z.optional(
+        z.looseObject({
+          name: str(),
+          arn: str(),
           tags: Tags,
-          taskDetails: TaskDetails.optional(),
-        })
-        .optional(),
-    })
-    .optional(),
-  service: Service.optional(),
+          taskDetails: z.optional(TaskDetails),
+        }),
+      ),
+    }),
+  ),
+  service: z.optional(Service),
 });
 
 export const GuardDutyEvent = z.looseObject({
   source: z.literal('aws.guardduty'),
   'detail-type': z.literal('GuardDuty Finding'),
-  account: matching(ACCOUNT_ID, 'a 12-digit account id').optional(),
-  region: matching(REGION, 'an AWS region code').optional(),
+  account: z.optional(matching(ACCOUNT_ID, 'a 12-digit account id')),
+  region: z.optional(matching(REGION, 'an AWS region code')),
   detail: GuardDutyFindingDetail,
 });
 

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import { z } from '../zod-mini';
 import type { ImageFinding, ImageVulnerability } from '../finding';
 import { ACCOUNT_ID, assertSameOrigin, bounded, TEXT, IMAGE_DIGEST, IMAGE_TAG, matching, parseArn, parseInspectorFindingArn, REPOSITORY_NAME, REPOSITORY_RESOURCE } from './aws-formats';
 import { envelopeOrigin, eventEnvelope, scanResultEvent } from './ecr-image-scan';
@@ -8,28 +8,30 @@ import { InvalidEventError, required } from './invalid-event';
 // Inspector's documented enums (https://docs.aws.amazon.com/inspector/v2/APIReference/API_Finding.html).
 const FINDING_STATUSES = ['ACTIVE', 'SUPPRESSED', 'CLOSED'] as const;
 const SEVERITIES = ['INFORMATIONAL', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL', 'UNTRIAGED'] as const;
-const EXPLOIT_AVAILABLE = z.enum(['YES', 'NO']).optional();
-const FIX_AVAILABLE = z.enum(['YES', 'NO', 'PARTIAL']).optional();
+const EXPLOIT_AVAILABLE = z.optional(z.enum(['YES', 'NO']));
+const FIX_AVAILABLE = z.optional(z.enum(['YES', 'NO', 'PARTIAL']));
 /** `Inspector2 Scan`'s status is not enumerated in AWS's docs: an upper-case token (INITIAL_SCAN_COMPLETE, …). */
 const SCAN_STATUS = matching(/^[A-Z][A-Z_]{0,63}$/, 'an Inspector scan status');
 
-const Package = z.looseObject({ name: z.string().optional(), fixedInVersion: z.string().optional(), version: z.string().optional() });
+const str = () => z.optional(z.string());
+
+const Package = z.looseObject({ name: str(), fixedInVersion: str(), version: str() });
 
 const EcrImageResource = z.looseObject({
-  type: z.string().optional(),
-  id: z.string().optional(),
-  details: z
-    .looseObject({
-      awsEcrContainerImage: z
-        .looseObject({
-          repositoryName: matching(REPOSITORY_NAME, 'an ECR repository name').optional(),
-          imageHash: matching(IMAGE_DIGEST, 'sha256: and 64 lowercase hex characters').optional(),
-          imageTags: z.array(matching(IMAGE_TAG, 'an image tag')).max(1000).optional(),
-          registry: matching(ACCOUNT_ID, 'a 12-digit registry (account) id').optional(),
-        })
-        .optional(),
-    })
-    .optional(),
+  type: str(),
+  id: str(),
+  details: z.optional(
+    z.looseObject({
+      awsEcrContainerImage: z.optional(
+        z.looseObject({
+          repositoryName: z.optional(matching(REPOSITORY_NAME, 'an ECR repository name')),
+          imageHash: z.optional(matching(IMAGE_DIGEST, 'sha256: and 64 lowercase hex characters')),
+          imageTags: z.optional(z.array(matching(IMAGE_TAG, 'an image tag')).check(z.maxLength(1000))),
+          registry: z.optional(matching(ACCOUNT_ID, 'a 12-digit registry (account) id')),
+        }),
+      ),
+    }),
+  ),
 });
 
 // Inspector's schema: every field optional; timestamps inside detail are not ISO-8601, so none are parsed.
@@ -38,20 +40,18 @@ export const InspectorFindingEvent = z.looseObject({
   source: z.literal('aws.inspector2'),
   'detail-type': z.literal('Inspector2 Finding'),
   detail: z.looseObject({
-    awsAccountId: matching(ACCOUNT_ID, 'a 12-digit account id').optional(),
-    findingArn: z.string().optional(),
-    type: z.string().optional(),
-    severity: z.enum(SEVERITIES).optional(),
-    status: z.enum(FINDING_STATUSES).optional(),
-    title: z.string().optional(),
+    awsAccountId: z.optional(matching(ACCOUNT_ID, 'a 12-digit account id')),
+    findingArn: str(),
+    type: str(),
+    severity: z.optional(z.enum(SEVERITIES)),
+    status: z.optional(z.enum(FINDING_STATUSES)),
+    title: str(),
     exploitAvailable: EXPLOIT_AVAILABLE,
     fixAvailable: FIX_AVAILABLE,
     // EPSS: a probability, 0 to 1 (https://www.first.org/epss/model).
-    epss: z.looseObject({ score: z.number().min(0).max(1).optional() }).optional(),
-    packageVulnerabilityDetails: z
-      .looseObject({ vulnerabilityId: z.string().optional(), vulnerablePackages: z.array(Package).optional() })
-      .optional(),
-    resources: z.array(EcrImageResource).optional(),
+    epss: z.optional(z.looseObject({ score: z.optional(z.number().check(z.minimum(0), z.maximum(1))) })),
+    packageVulnerabilityDetails: z.optional(z.looseObject({ vulnerabilityId: str(), vulnerablePackages: z.optional(z.array(Package)) })),
+    resources: z.optional(z.array(EcrImageResource)),
   }),
 });
 

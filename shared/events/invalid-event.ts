@@ -1,4 +1,4 @@
-import type * as z from 'zod';
+import type { $ZodError } from 'zod/v4/core';
 
 /** Bad input: names the field and the problem. The pipeline takes no action on it. */
 export class InvalidEventError extends Error {
@@ -10,7 +10,7 @@ export class InvalidEventError extends Error {
     super(`${field}: ${problem}`);
   }
 
-  static fromZod(error: z.ZodError, prefix = ''): InvalidEventError {
+  static fromZod(error: $ZodError, prefix = ''): InvalidEventError {
     const issue = error.issues[0];
     const path = issue ? issue.path.map(String).join('.') : '';
     const field = [prefix, path].filter(Boolean).join('.') || '(event)';
