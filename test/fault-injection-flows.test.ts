@@ -270,4 +270,11 @@ describe('fault injection, every flow: contained or told, nothing twice, the exa
   it('stopped-task clean-up after a network-ACL containment', async () => {
     await fc.assert(fc.asyncProperty(fc.integer({ min: 0, max: 6 }), kinds, stoppedTaskCleanUp), { seed: 8105, numRuns: 14 });
   }, 120_000);
+
+  // Runs whose index lies past a flow's last call are unfaulted controls: most runs must really fail a call, or a
+  // property could pass while testing nothing.
+  it('most runs of every flow failed a call', () => {
+    expect(figures.size).toBe(5);
+    for (const [flow, f] of figures) expect(f.hit, `${flow}: ${f.hit} of ${f.runs} runs hit a call`).toBeGreaterThanOrEqual(Math.ceil(f.runs * 0.6));
+  });
 });
