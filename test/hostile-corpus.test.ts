@@ -147,6 +147,7 @@ describe('the hostile corpus through a simulated deployment', () => {
         }
       }
       const deps = deployment.depsFor(intake.fn);
+      let refused = 0;
       for (const [i, event] of hostileEvents(intake.samples, DEPLOYED, SEED + 100 + index).entries()) {
         // A finding id of its own where the id is well formed, so each acts instead of joining the first one's claim.
         if (intake.fn === 'runtimeFinding' && typeof event?.detail?.id === 'string' && /^[a-f0-9]+$/.test(event.detail.id)) event.detail.id = `${event.detail.id}${i}`;
@@ -155,8 +156,12 @@ describe('the hostile corpus through a simulated deployment', () => {
         const result = await intake.entry(event, deps);
         // Refused: nothing changed in the account (an intake refusal makes no call at all: test/intake-refusal.test.ts).
         if (result.error !== undefined) expect(mutatingCalls(deployment.account, callsBefore), result.error).toEqual([]);
+        if (result.error !== undefined) refused += 1;
         for (const message of deployment.account.sns.published.slice(published)) expect(Buffer.byteLength(message.message)).toBeLessThanOrEqual(262_144);
       }
+      // The corpus reached both sides here too: refusals, and events that went on into the pipeline.
+      expect(refused, `${intake.name}: refused`).toBeGreaterThan(DEPLOYED / 10);
+      expect(DEPLOYED - refused, `${intake.name}: accepted`).toBeGreaterThan(DEPLOYED / 20);
       for (const notification of notifications(deployment.account)) expectSafeSlack(notification);
     } finally {
       await deployment.close();
