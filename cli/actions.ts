@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { ACTION_PARAMS } from '../shared/actions/params';
 import { ACTIONS } from '../shared/actions/registry';
 import { parseCliArgs, runCli } from './cli-run';
 
@@ -14,7 +15,7 @@ function main(): number {
   for (const action of ACTIONS) {
     const flags = [action.destructive ? 'destructive' : 'non-destructive', action.reversible ? 'reversible' : 'not reversible'].join(', ');
     console.log(`${action.name}  (${flags})\n  ${action.summary}`);
-    const params = z.toJSONSchema(action.params) as { properties?: Record<string, unknown> };
+    const params = z.toJSONSchema(ACTION_PARAMS[action.name]!) as { properties?: Record<string, unknown> };
     const names = Object.keys(params.properties ?? {});
     console.log(`  parameters: ${names.length ? names.join(', ') : 'none'}`);
     console.log(`  IAM: ${[...new Set(action.permissions.flatMap((grant) => grant.actions))].join(', ')}\n`);

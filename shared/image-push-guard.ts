@@ -1,3 +1,4 @@
+import { quarantineImageParams } from './actions/params';
 import { quarantineImage, quarantineTagFor } from './actions/quarantine-image';
 import { parseOrReject } from './events/parse-or-reject';
 import { parseImagePush } from './events/ecr-image-action';
@@ -15,7 +16,7 @@ const NONE: EventResult = { finding: null, decision: null, actions: [], notifica
 /** The quarantine-image parameters of the rule that quarantined the digest (defaults if the rule is gone). */
 function quarantineParams(deps: PipelineDeps, policyRule: string) {
   const step = deps.policy.rules.find((r) => r.name === policyRule)?.steps.find((s) => s.action === quarantineImage.name);
-  return quarantineImage.params.parse(step?.params ?? {});
+  return quarantineImageParams.parse(step?.params ?? {});
 }
 
 /**

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import * as z from 'zod';
 import { awsErrorCode, awsErrorMessage } from './aws/errors';
+import { isolateTaskParams, quarantineImageParams, stopTaskParams } from './actions/params';
 import { findAction } from './actions/registry';
 import type { ActionRuntime } from './actions/response-action';
 import { deploymentHome } from './config';
@@ -20,6 +20,7 @@ import type { ImageDecision } from './policy/decide-image';
 import { imageLedgerId, imageOfLedgerId, type HomeRegistry } from './image/image-reference';
 import { actingIn } from './acting-account';
 import { clusterTagsOf, readTaskState, type TaskState } from './task-state';
+import { z } from './zod-mini';
 
 export const RUNBOOK_COMMANDS = ['isolate', 'stop', 'quarantine-image', 'release', 'release-image', 'status', 'history'] as const;
 const MUTATING = new Set(['isolate', 'stop', 'quarantine-image', 'release', 'release-image']);
@@ -31,31 +32,31 @@ const TASK_ARN = /^arn:aws[\w-]*:ecs:([\w-]+):(\d{12}):task\/([\w-]+)\/(\w+)$/;
 /** One payload shape for the Lambda, the CLI and replay files. */
 export const RunbookCommandSchema = z.strictObject({
   runbook: z.enum(RUNBOOK_COMMANDS),
-  taskArn: z.string().regex(TASK_ARN, 'must be a long-format ECS task ARN (task/<cluster>/<id>)').optional(),
+  taskArn: z.optional(z.string().check(z.regex(TASK_ARN, 'must be a long-format ECS task ARN (task/<cluster>/<id>)'))),
   /**
    * Organization-wide: the account the command acts in (a member's, through its runbook role). A task ARN names its
    * account already (they must agree); for an image it selects the member; status and history keep its records only.
    */
-  account: z.string().regex(/^\d{12}$/, 'must be a 12-digit account id').optional(),
-  repository: z.string().regex(REPOSITORY_NAME, 'must be an ECR repository name (namespaces allowed, 2–256 characters)').optional(),
-  imageDigest: z.string().regex(/^sha256:[a-f0-9]{64}$/, 'must be sha256:<64 hex>').optional(),
+  account: z.optional(z.string().check(z.regex(/^\d{12}$/, 'must be a 12-digit account id'))),
+  repository: z.optional(z.string().check(z.regex(REPOSITORY_NAME, 'must be an ECR repository name (namespaces allowed, 2–256 characters)'))),
+  imageDigest: z.optional(z.string().check(z.regex(/^sha256:[a-f0-9]{64}$/, 'must be sha256:<64 hex>'))),
   // Ledger ids (`guardduty:<id>`, `runbook:isolate:<uuid>`, `image:<repo>@<digest>`): printable, far below DynamoDB's 2,048-byte key.
-  findingId: z.string().regex(/^[\x21-\x7e]{1,1000}$/, 'must be a ledger or GuardDuty finding id (1–1000 printable characters)').optional(),
+  findingId: z.optional(z.string().check(z.regex(/^[\x21-\x7e]{1,1000}$/, 'must be a ledger or GuardDuty finding id (1–1000 printable characters)'))),
   // Recorded on every ledger row and sent in every message: bounded.
-  reason: z.string().max(1000).optional(),
-  ticket: z.string().max(200).optional(),
-  since: z.iso.datetime({ offset: true }).optional(),
+  reason: z.optional(z.string().check(z.maxLength(1000))),
+  ticket: z.optional(z.string().check(z.maxLength(200))),
+  since: z.optional(z.iso.datetime({ offset: true })),
   /** Exceed the automatic blast-radius limit: only with a reason, and recorded. Protection is never exceeded. */
-  force: z.boolean().default(false),
+  force: z._default(z.boolean(), false),
   /** stop: stop even if the service drops below the policy's minimum healthy tasks. */
-  ignoreMinHealthy: z.boolean().optional(),
+  ignoreMinHealthy: z.optional(z.boolean()),
   /** Who asks. The CLI fills it from STS; a direct Lambda invoke cannot be attributed by Lambda itself (README). */
-  requestedBy: z.string().max(200).optional(),
+  requestedBy: z.optional(z.string().check(z.maxLength(200))),
   /** quarantine-image: also stop the tasks running the digest. */
-  stopRunningTasks: z.boolean().optional(),
+  stopRunningTasks: z.optional(z.boolean()),
   /** isolate: the ladder below the security-group swap (default: network-acl). */
-  fallback: z.array(z.enum(['network-acl', 'stop-task'])).optional(),
-  hostIsolation: z.boolean().optional(),
+  fallback: z.optional(z.array(z.enum(['network-acl', 'stop-task']))),
+  hostIsolation: z.optional(z.boolean()),
 });
 export type RunbookCommand = z.infer<typeof RunbookCommandSchema>;
 
@@ -157,8 +158,8 @@ async function containTask(command: RunbookCommand, deps: PipelineDeps, requeste
   if (protectedBy) throw new InvalidEventError('taskArn', `${protectedBy}: protected resources are never touched; remove the protection first`);
   const containing =
     command.runbook === 'isolate'
-      ? { action: 'isolate-task', params: findAction('isolate-task')!.params.parse({ fallback: command.fallback ?? ['network-acl'], hostIsolation: command.hostIsolation ?? false }) }
-      : { action: 'stop-task', params: findAction('stop-task')!.params.parse({ ignoreMinHealthy: command.ignoreMinHealthy ?? false }) };
+      ? { action: 'isolate-task', params: isolateTaskParams.parse({ fallback: command.fallback ?? ['network-acl'], hostIsolation: command.hostIsolation ?? false }) }
+      : { action: 'stop-task', params: stopTaskParams.parse({ ignoreMinHealthy: command.ignoreMinHealthy ?? false }) };
   const forced = forcedObserve(deps.policy, deps.config);
   if (forced) notes.push(forced);
   const held = forced ? undefined : await containmentHeld(command, deps, task);
@@ -205,7 +206,7 @@ async function quarantineImageByHand(command: RunbookCommand, deps: PipelineDeps
     policyRule: 'runbook:quarantine-image',
     mode: forced ? 'observe' : 'enforce',
     steps: [
-      { action: 'quarantine-image', params: findAction('quarantine-image')!.params.parse({ stopRunningTasks: command.stopRunningTasks ?? false }) },
+      { action: 'quarantine-image', params: quarantineImageParams.parse({ stopRunningTasks: command.stopRunningTasks ?? false }) },
       { action: 'notify', params: {} },
     ],
     notes: [

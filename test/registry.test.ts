@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { ACTION_PARAMS } from '../shared/actions/params';
 import { ACTIONS } from '../shared/actions/registry';
 
 describe('the action registry', () => {
@@ -24,7 +25,11 @@ describe('the action registry', () => {
       if (action.destructive) expect(action.mutating, action.name).toBe(true);
       if (action.reversible) expect(typeof action.undo, action.name).toBe('function');
       // Defaults make an action usable with no parameters at all.
-      expect(action.params.safeParse({}).success, action.name).toBe(true);
+      expect(ACTION_PARAMS[action.name]?.safeParse({}).success, action.name).toBe(true);
     }
+  });
+
+  it('every registered action, and only those, has a parameter schema (shared/actions/params.ts)', () => {
+    expect(Object.keys(ACTION_PARAMS).sort()).toEqual(ACTIONS.map((a) => a.name).sort());
   });
 });

@@ -1,12 +1,10 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import * as z from 'zod';
 import { eventJson } from '../events/event-json';
 import { defineAction } from './response-action';
 
 export const captureEvidence = defineAction({
   name: 'capture-evidence',
   summary: 'Store the finding, the DescribeTasks output and the task definition in the evidence bucket under the finding id, before anything destructive.',
-  params: z.strictObject({}),
   permissions: [{ actions: ['s3:PutObject'], scope: 'evidence-bucket' }],
   mutating: false,
   destructive: false,

@@ -1,24 +1,18 @@
 import { CreateTagsCommand, DeleteTagsCommand, ModifyNetworkInterfaceAttributeCommand, type NetworkAcl } from '@aws-sdk/client-ec2';
-import * as z from 'zod';
 import { awsErrorCode, isAwsError, isRefusal, isTransient, refusedOrFailed } from '../aws/errors';
 import { applyNetworkAclDeny, HalfMadeDeny, networkAclForSubnet, planNetworkAclDeny, removeNetworkAclDeny, RuleNumberTaken, type NetworkAclDeny } from '../aws/network-acl';
 import { quarantineSecurityGroup, QuarantineGroupNotEmpty, type QuarantineGroup } from '../aws/quarantine-security-group';
 import type { ActionRecord } from '../ledger';
 import type { ActionOutcome } from '../notification';
 import type { InterfaceState, TaskInterface, TaskState } from '../task-state';
+import type { IsolateTaskParams } from './params';
 import { defineAction, holds, type ActionRuntime } from './response-action';
 import { stopTaskOnce } from './stop-task';
 
 export const ORIGINAL_GROUPS_TAG = 'responder:original-groups';
 const ACTION = 'isolate-task';
 
-const Params = z.strictObject({
-  /** The rungs to try, in order, when the security-group swap is refused or impossible. */
-  fallback: z.array(z.enum(['network-acl', 'stop-task'])).default([]),
-  /** Bridge/host mode on EC2: swap the container instance's interface. Opt-in: it isolates every task on the host. */
-  hostIsolation: z.boolean().default(false),
-});
-type Params = z.infer<typeof Params>;
+type Params = IsolateTaskParams;
 
 /**
  * The interface that carries the task's traffic, or why there is none we may touch. An awsvpc task's own interface is
@@ -175,11 +169,10 @@ async function denyInNetworkAcl(runtime: ActionRuntime, task: TaskState, eni: De
   return outcome;
 }
 
-export const isolateTask = defineAction({
+export const isolateTask = defineAction<Params>({
   name: ACTION,
   summary:
     'Containment ladder: swap the interface to the quarantine security group; where AWS refuses (ECS-managed interfaces), record the refusal and go down the fallback list (network-ACL deny of the task /32, then stop).',
-  params: Params,
   permissions: [
     { actions: ['ec2:ModifyNetworkInterfaceAttribute', 'ec2:CreateTags', 'ec2:DeleteTags'], scope: 'network-interface' },
     { actions: ['ec2:CreateSecurityGroup', 'ec2:RevokeSecurityGroupEgress', 'ec2:RevokeSecurityGroupIngress', 'ec2:CreateTags'], scope: 'security-group' },

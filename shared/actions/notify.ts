@@ -1,10 +1,8 @@
-import * as z from 'zod';
 import { defineAction } from './response-action';
 
 export const notify = defineAction({
   name: 'notify',
   summary: 'Publish one notification (finding, decision, every action with its outcome and mechanism) to the SNS topic; Slack and e-mail subscribe to it.',
-  params: z.strictObject({}),
   permissions: [{ actions: ['sns:Publish'], scope: 'topic' }],
   mutating: false,
   destructive: false,

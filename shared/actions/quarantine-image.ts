@@ -6,7 +6,6 @@ import {
   UpdateImageStorageClassCommand,
   type ImageDetail,
 } from '@aws-sdk/client-ecr';
-import * as z from 'zod';
 import { awsErrorCode, refusedOrFailed } from '../aws/errors';
 import { deploymentHome } from '../config';
 import { imageLedgerId, isEcrRegistry, parseImageReference, type ImageInRegistry } from '../image/image-reference';
@@ -16,18 +15,13 @@ import type { ActionOutcome } from '../notification';
 import { DEFAULT_SAFETY } from '../policy/policy-schema';
 import { allowDestructive } from '../safety';
 import { clusterTagsOf, describeTaskBrief } from '../task-state';
+import type { QuarantineImageParams } from './params';
 import { defineAction, type ActionRuntime, type ActionTarget, type ImageActionTarget } from './response-action';
 import { stopTaskOnce } from './stop-task';
 
 const ACTION = QUARANTINE_ACTION;
 
-const Params = z.strictObject({
-  /** Also stop the tasks running the digest now (a service task's replacement then fails to pull the archived image). */
-  stopRunningTasks: z.boolean().default(false),
-  /** When archiving is refused or unavailable: keep only a quarantine tag. Pulls by digest still work then. */
-  tagFallback: z.boolean().default(true),
-});
-type Params = z.infer<typeof Params>;
+type Params = QuarantineImageParams;
 
 export interface ImageBeforeState extends Record<string, unknown> {
   repository: string;
@@ -253,7 +247,6 @@ export const quarantineImage = defineAction<Params, ImageActionTarget | ActionTa
   name: ACTION,
   summary:
     'Archive the image digest (UpdateImageStorageClass ARCHIVE: pulls fail, the image stays as evidence); if archiving is refused, keep only a quarantine tag. Idempotent per repository and digest. From an image finding it may also stop the tasks running it; from a runtime finding it quarantines what the task runs.',
-  params: Params,
   permissions: [
     { actions: ['ecr:DescribeImages', 'ecr:BatchGetImage', 'ecr:UpdateImageStorageClass', 'ecr:PutImage', 'ecr:BatchDeleteImage'], scope: 'ecr-repository' },
     // Finding the tasks that run the digest (ListClusters, ListTasks, DescribeTasks).

@@ -1,4 +1,3 @@
-import type * as z from 'zod';
 import { failedTransiently } from '../aws/errors';
 import type { AwsClients } from '../aws/clients';
 import type { ResponderConfig } from '../config';
@@ -74,12 +73,12 @@ export interface IamGrant {
 
 /**
  * A self-describing response action (DESIGN.md): its metadata drives policy validation, the CLI, the docs table and
- * the IAM test. `describe` says what `apply` would do (observe mode); `apply` mutates, write-ahead first.
+ * the IAM test; its parameters' schema is in ./params.ts (`ACTION_PARAMS`), out of the Lambdas that run the compiled
+ * policy. `describe` says what `apply` would do (observe mode); `apply` mutates, write-ahead first.
  */
 export interface ResponseAction<P = unknown, T = ActionTarget> {
   name: string;
   summary: string;
-  params: z.ZodType<P>;
   permissions: IamGrant[];
   /** Changes the workload or its resources (tags included). Protected resources get no mutating action. */
   mutating: boolean;

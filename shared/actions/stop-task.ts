@@ -1,9 +1,9 @@
 import { DescribeServicesCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { awsErrorCode, isTransient } from '../aws/errors';
 import { DEFAULT_SAFETY } from '../policy/policy-schema';
-import * as z from 'zod';
 import type { TaskState } from '../task-state';
 import type { ActionOutcome } from '../notification';
+import type { StopTaskParams } from './params';
 import { defineAction, type ActionRuntime } from './response-action';
 
 /** ECS caps StopTask's reason at 255 characters. */
@@ -74,13 +74,9 @@ export async function stopTaskOnce(runtime: ActionRuntime, task: TaskState, step
   return outcome;
 }
 
-export const stopTask = defineAction({
+export const stopTask = defineAction<StopTaskParams>({
   name: 'stop-task',
   summary: 'StopTask with a reason naming the finding; idempotent. A service task is replaced by ECS from the same image digest.',
-  params: z.strictObject({
-    /** Stop even when the service would drop below the policy's minHealthyTasks (for findings worse than an outage). */
-    ignoreMinHealthy: z.boolean().default(false),
-  }),
   permissions: [
     { actions: ['ecs:StopTask'], scope: 'ecs-task-in-cluster' },
     { actions: ['ecs:DescribeServices'], scope: 'read-only' },

@@ -1,6 +1,5 @@
 import { CreateTagsCommand, DeleteTagsCommand } from '@aws-sdk/client-ec2';
 import { TagResourceCommand, UntagResourceCommand } from '@aws-sdk/client-ecs';
-import * as z from 'zod';
 import { awsErrorCode } from '../aws/errors';
 import type { ActionRecord } from '../ledger';
 import { describeTaskBrief } from '../task-state';
@@ -51,7 +50,6 @@ function tagsDeletedBecause(task: { found: boolean; desiredStatus?: string }): s
 export const tagResources = defineAction({
   name: 'tag',
   summary: 'Tag the task and its network interface with the finding id, the rule and the response state (tags are allowed even on ECS-managed interfaces).',
-  params: z.strictObject({}),
   permissions: [
     { actions: ['ecs:TagResource', 'ecs:UntagResource'], scope: 'ecs-task-in-cluster' },
     // Release reads the task first: a stopped task's tags are gone.

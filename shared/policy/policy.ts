@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { ACTION_PARAMS } from '../actions/params';
 import { actionNames, findAction } from '../actions/registry';
 import { globToRegExp, matchesAny } from './glob';
 import { GUARDDUTY_ECS_FINDING_TYPES } from './guardduty-finding-types';
@@ -120,7 +121,7 @@ export function parsePolicy(text: string, source = 'policy.yml'): Policy {
         problems.push(`${at('actions', a)}: action "${name}" does not apply to ${rule.match.kind} findings (it serves ${kinds.join(', ')})`);
         return [];
       }
-      const params = action.params.safeParse(given ?? {});
+      const params = ACTION_PARAMS[name]!.safeParse(given ?? {});
       if (!params.success) {
         for (const issue of params.error.issues) problems.push(`${at('actions', a, name, ...issue.path)}: ${issue.message}`);
         return [];
