@@ -19,7 +19,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const FUNCTIONS = ['runtimeFinding', 'taskStopped', 'imageFinding', 'taskLaunchGuard', 'runbook', 'slackNotifier'] as const;
 type FunctionName = (typeof FUNCTIONS)[number];
 
-const { lambdaBuildOptions } = createRequire(import.meta.url)('../deploy/esbuild.cjs') as { lambdaBuildOptions: (policy: string) => object };
+const { lambdaBuildOptions, DEFERRED_REQUIRE } = createRequire(import.meta.url)('../deploy/esbuild.cjs') as { lambdaBuildOptions: (policy: string) => object; DEFERRED_REQUIRE: string };
 
 /** The minimal handler: the critical path's clients, built as a Lambda would at init, and nothing else. */
 const MINIMAL_HANDLER = `
@@ -33,7 +33,7 @@ export const handler = async () => [ecs, ec2, ddb, DescribeNetworkAclsCommand, C
 
 export interface ColdStartFigures {
   pairs: number;
-  bytes: Record<FunctionName, number>;
+  bytes: Record<FunctionName | 'deferredSdk', number>;
   /** Median milliseconds to start node, load the bundle and exit. */
   initMs: { bareNode: number; minimalHandler: number } & Record<FunctionName, number>;
   /** Each function's init against bare node and against the minimal handler (the target: within 1.2). */
@@ -41,12 +41,20 @@ export interface ColdStartFigures {
   minimalHandlerVsBareNode: number;
   /** runtimeFinding: the first handler call's milliseconds, the second's, and the first's extra (median of runs). */
   firstInvocation: { firstMs: number; secondMs: number; overheadMs: number };
+  /**
+   * The deferred SDK (deploy/esbuild.cjs): median milliseconds to load deferred/sdk.js once runtimeFinding is loaded and
+   * build its S3, SNS, ECR, STS and Secrets Manager clients. Not at initialisation: on first use, after the first round trip.
+   */
+  deferredLoadMs: number;
 }
 
-/** Builds every bundle (and the minimal handler) into dir with the packaged options; returns their paths. */
-export async function buildBundles(dir: string): Promise<Record<FunctionName | 'minimalHandler', string>> {
+/**
+ * Builds every bundle (and the minimal handler) into dir with the packaged options, which write the deferred SDK beside
+ * them (deferred/sdk.js, as in each zip); returns their paths.
+ */
+export async function buildBundles(dir: string): Promise<Record<FunctionName | 'minimalHandler' | 'deferredSdk', string>> {
   const options = lambdaBuildOptions(compilePolicy(loadPolicyFile(join(ROOT, 'policy.yml'))));
-  const out = {} as Record<FunctionName | 'minimalHandler', string>;
+  const out = { deferredSdk: join(dir, DEFERRED_REQUIRE) } as Record<FunctionName | 'minimalHandler' | 'deferredSdk', string>;
   for (const name of FUNCTIONS) {
     out[name] = join(dir, `${name}.js`);
     await build({ ...options, entryPoints: [join(ROOT, `functions/${name}.ts`)], outfile: out[name], logLevel: 'error' });
@@ -63,6 +71,20 @@ function timed(args: string[]): number {
   const run = spawnSync(process.execPath, args, { env: ENV, stdio: ['ignore', 'ignore', 'pipe'] });
   if (run.status !== 0) throw new Error(`node ${args.join(' ')}: ${run.stderr.toString()}`);
   return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+/** Loads the deferred SDK after runtimeFinding, in a fresh node each run, and builds the clients it holds. */
+function deferredLoad(bundle: string, deferred: string, runs: number): number {
+  const script = `require(${JSON.stringify(bundle)}); const t = process.hrtime.bigint(); const sdk = require(${JSON.stringify(deferred)});
+for (const Client of [sdk.S3Client, sdk.SNSClient, sdk.ECRClient, sdk.STSClient, sdk.SecretsManagerClient]) new Client({});
+process.stdout.write(String(Number(process.hrtime.bigint() - t) / 1e6));`;
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const run = spawnSync(process.execPath, ['-e', script], { env: ENV, encoding: 'utf8' });
+    if (run.status !== 0) throw new Error(`deferred SDK: ${run.stderr}`);
+    times.push(Number(run.stdout));
+  }
+  return round(median(times));
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -98,17 +120,27 @@ export async function measureColdStart(options: { pairs?: number } = {}): Promis
   const dir = mkdtempSync(join(tmpdir(), 'cold-start-'));
   try {
     const bundles = await buildBundles(dir);
-    const bytes = Object.fromEntries(FUNCTIONS.map((name) => [name, statSync(bundles[name]).size])) as Record<FunctionName, number>;
+    const { deferredSdk, ...handlers } = bundles;
+    const bytes = Object.fromEntries([...FUNCTIONS, 'deferredSdk' as const].map((name) => [name, statSync(bundles[name]).size])) as ColdStartFigures['bytes'];
     // Interleaved: each round runs bare node, the minimal handler and every bundle once, so drift in the machine's
     // load falls on all of them alike.
-    const runs = { bareNode: ['-e', ''], ...Object.fromEntries(Object.entries(bundles).map(([name, path]) => [name, ['-e', `require(${JSON.stringify(path)})`]])) };
+    const runs = { bareNode: ['-e', ''], ...Object.fromEntries(Object.entries(handlers).map(([name, path]) => [name, ['-e', `require(${JSON.stringify(path)})`]])) };
     const times: Record<string, number[]> = Object.fromEntries(Object.keys(runs).map((name) => [name, []]));
     for (let i = 0; i < pairs; i++) for (const [name, args] of Object.entries(runs)) times[name]!.push(timed(args));
     const initMs = Object.fromEntries(Object.entries(times).map(([name, values]) => [name, round(median(values))])) as ColdStartFigures['initMs'];
     const ratios = Object.fromEntries(
       FUNCTIONS.map((name) => [name, { vsBareNode: round(initMs[name] / initMs.bareNode), vsMinimalHandler: round(initMs[name] / initMs.minimalHandler) }]),
     ) as ColdStartFigures['ratios'];
-    return { pairs, bytes, initMs, ratios, minimalHandlerVsBareNode: round(initMs.minimalHandler / initMs.bareNode), firstInvocation: firstInvocation(bundles.runtimeFinding, Math.max(5, Math.round(pairs / 4))) };
+    const invocationRuns = Math.max(5, Math.round(pairs / 4));
+    return {
+      pairs,
+      bytes,
+      initMs,
+      ratios,
+      minimalHandlerVsBareNode: round(initMs.minimalHandler / initMs.bareNode),
+      firstInvocation: firstInvocation(bundles.runtimeFinding, invocationRuns),
+      deferredLoadMs: deferredLoad(bundles.runtimeFinding, deferredSdk, invocationRuns),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

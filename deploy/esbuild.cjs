@@ -31,6 +31,48 @@ const sdkSchemaKeys = {
   },
 };
 
+/** What of the SDK no first round trip needs (shared/aws/deferred/sdk.ts), and the module that reaches it. */
+const DEFERRED_DIR = path.join(__dirname, '..', 'shared', 'aws', 'deferred');
+const DEFERRED_INDEX = path.join(DEFERRED_DIR, 'index.ts');
+/** Where a handler requires it from, relative to itself: in each zip, functions/deferred/sdk.js. */
+const DEFERRED_REQUIRE = './deferred/sdk.js';
+
+/** The deferred bundle's build, by output folder: serverless-esbuild builds every function at once, in one folder. */
+/** @type {Map<string, Promise<unknown>>} */
+const deferredBuilds = new Map();
+
+/**
+ * Issue 10, part 4 (cold start): V8 compiles at initialisation every byte a handler loads, and S3, SNS, ECR, STS,
+ * Organizations and Secrets Manager are needed only after the first round trip. They are a second cjs bundle
+ * (shared/aws/deferred/sdk.ts, built with the same options) written beside the handler's, as deferred/sdk.js, and
+ * shared/aws/deferred/index.ts is loaded with contents that `require` it on first use. esbuild leaves the `require()`
+ * of an external path as it is, so none of that code is in the handler's bundle and Node loads it only when called.
+ * (In a cjs bundle a dynamic import() keeps the whole client, in the same file.) serverless-esbuild builds every
+ * function into one folder (.esbuild/.build/functions) and zips each function with every file of that folder but the
+ * other functions' bundles, so functions/deferred/sdk.js is in every zip: test/template.test.ts checks it.
+ */
+/** @type {import('esbuild').Plugin} */
+const deferredSdk = {
+  name: 'deferred-aws-sdk',
+  setup(build) {
+    const { outdir, outfile, plugins: _plugins, define: _define, stdin: _stdin, entryPoints: _entryPoints, ...options } = build.initialOptions;
+    const out = path.join(outdir ?? path.dirname(outfile ?? '.'), DEFERRED_REQUIRE);
+    build.onStart(async () => {
+      if (!deferredBuilds.has(out)) {
+        const { build: esbuild } = await import('esbuild');
+        deferredBuilds.set(out, esbuild({ ...options, entryPoints: [path.join(DEFERRED_DIR, 'sdk.ts')], outfile: out, plugins: [sdkSchemaKeys], logLevel: 'error' }));
+      }
+      await deferredBuilds.get(out);
+    });
+    build.onLoad({ filter: /[\\/]shared[\\/]aws[\\/]deferred[\\/]index\.ts$/ }, ({ path: file }) =>
+      path.resolve(file) === DEFERRED_INDEX
+        ? { contents: `let sdk; export const deferredSdk = () => (sdk ??= require(${JSON.stringify(DEFERRED_REQUIRE)}));`, loader: 'js' }
+        : undefined,
+    );
+    build.onResolve({ filter: /^\.\/deferred\/sdk\.js$/ }, ({ path: file, importer }) => (path.resolve(importer) === DEFERRED_INDEX ? { path: file, external: true } : undefined));
+  },
+};
+
 /**
  * esbuild options for one Lambda bundle. `compiledPolicy` is the validated policy as JSON text; esbuild puts it in
  * place of `__COMPILED_POLICY__` (a define may be any JSON value: https://esbuild.github.io/api/#define), so the bundle
@@ -48,7 +90,7 @@ function lambdaBuildOptions(compiledPolicy) {
     // dist-es (ES modules) can be tree-shaken; the SDK's default `main` is one CommonJS file per client.
     mainFields: ['module', 'main'],
     define: { __COMPILED_POLICY__: compiledPolicy },
-    plugins: [sdkSchemaKeys],
+    plugins: [sdkSchemaKeys, deferredSdk],
   };
 }
 
@@ -65,3 +107,4 @@ module.exports = () => {
 };
 module.exports.lambdaBuildOptions = lambdaBuildOptions;
 module.exports.COMPILED_POLICY_FILE = COMPILED_POLICY_FILE;
+module.exports.DEFERRED_REQUIRE = DEFERRED_REQUIRE;

@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { OrganizationsClient } from '@aws-sdk/client-organizations';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createAwsClients, type AwsClients } from './aws/clients';
+import { deferredSdk } from './aws/deferred';
 import { MemberAccounts } from './aws/member-accounts';
 import { configFromEnvironment, deploymentHome, type ResponderConfig } from './config';
 import { Ledger } from './ledger';
@@ -44,9 +44,9 @@ function memberAccountsFor(config: ResponderConfig, clients: AwsClients): Member
     {
       homeAccountId: deploymentHome(config).account,
       sts: clients.sts,
-      // Built on the first membership check. Imported statically: in a cjs bundle a dynamic import() keeps every
-      // export of the client (esbuild cannot tree-shake a namespace it must materialise), 54 KB more in every bundle.
-      organizations: () => Promise.resolve(new OrganizationsClient({})),
+      // Built on the first membership check, its code loaded then (a deferred module: shared/aws/deferred/index.ts).
+      // Not a dynamic import(): in a cjs bundle that keeps every export of the client, in the same file.
+      organizations: () => Promise.resolve(new (deferredSdk().OrganizationsClient)({})),
       clientsWith: (region, credentials) => createAwsClients({ region, credentials }),
     },
   );

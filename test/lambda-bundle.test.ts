@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimulatedDeployment } from '../sim/deployment';
 import { buildBundles, FUNCTIONS } from '../bench/cold-start';
+import * as deferredSdk from '../shared/aws/deferred/sdk';
 import { loadEvent, startDeployment } from './helpers/deployment';
 
 /**
@@ -61,7 +62,8 @@ describe('the bundled runtimeFinding function', () => {
   });
 
   it('reads the policy compiled into the bundle: no policy file beside it', () => {
-    expect(readdirSync(dir).filter((name) => !name.endsWith('.js'))).toEqual([]);
+    const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((name) => statSync(join(dir, name)).isFile());
+    expect(files.filter((name) => !name.endsWith('.js'))).toEqual([]);
   });
 
   it('rejects a malformed event naming the field, acts on nothing, and keeps it in the ledger (real DynamoDB API)', async () => {
@@ -92,6 +94,28 @@ describe('every Lambda bundle (issue 10: cold start)', () => {
     'the policy schema': 'rule names are lower-case words joined by hyphens',
     "EC2's unused schemas": 'AcceptReservedInstancesExchangeQuote',
   };
+
+  it.each(FUNCTIONS)('%s requires only the deferred SDK beside it, holding every export of shared/aws/deferred/sdk.ts', (name) => {
+    const requires = [...readFileSync(bundles[name], 'utf8').matchAll(/require\("(\.{1,2}\/[^"]*)"\)/g)].map((m) => m[1]);
+    expect(requires.every((path) => path === './deferred/sdk.js')).toBe(true);
+    expect(statSync(bundles.deferredSdk).isFile()).toBe(true);
+  });
+
+  it('the deferred SDK loads after a handler, from beside it, with what the unbundled module exports', async () => {
+    const script = `require('./runtimeFinding.js'); const sdk = require('./deferred/sdk.js'); new sdk.S3Client({}); process.stdout.write(JSON.stringify(Object.keys(sdk).sort()))`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH, AWS_REGION: 'us-east-1' } });
+    expect(JSON.parse(stdout)).toEqual(Object.keys(deferredSdk).sort());
+  });
+
+  it.each(FUNCTIONS)('%s loads no S3, SNS, ECR or Organizations client code at initialisation (deferred/sdk.js holds it)', (name) => {
+    const text = readFileSync(bundles[name], 'utf8');
+    const deferred = readFileSync(bundles.deferredSdk, 'utf8');
+    for (const marker of ['s3-object-lambda', 'AmazonSimpleNotificationService', 'AmazonEC2ContainerRegistry_V20150921', 'AWSOrganizationsV20161128']) {
+      expect(deferred).toContain(marker);
+      expect(text).not.toContain(marker);
+    }
+    if (name !== 'slackNotifier') expect(text).not.toContain('secretsmanager');
+  });
 
   it.each(FUNCTIONS)('%s carries no YAML parser, no policy schema, no unused EC2 schemas', (name) => {
     const text = readFileSync(bundles[name], 'utf8');

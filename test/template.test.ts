@@ -1,7 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, posix } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { FUNCTIONS } from '../bench/cold-start';
 import { ACTIONS } from '../shared/actions/registry';
 import { parsePolicy } from '../shared/policy/policy';
 import { TASK_STATE_READS } from '../shared/task-state';
@@ -163,12 +165,30 @@ describe('the packaged CloudFormation template', () => {
     expect(resources.ResponderKey.Properties.EnableKeyRotation).toBe(true);
   });
 
-  it('packages the runtimeFinding bundle alone, with the policy compiled into it (no policy.yml, no YAML parser)', () => {
-    const listing = execFileSync('unzip', ['-Z1', join(dir, 'runtimeFinding.zip')], { encoding: 'utf8' }).split('\n').filter(Boolean);
-    expect(listing).toEqual(['functions/runtimeFinding.js']);
-    const bundle = execFileSync('unzip', ['-p', join(dir, 'runtimeFinding.zip'), 'functions/runtimeFinding.js'], { encoding: 'utf8' });
+  it('packages the runtimeFinding bundle and the deferred SDK it requires, with the policy compiled in (no policy.yml, no YAML parser)', () => {
+    const zip = join(dir, 'runtimeFinding.zip');
+    const listing = execFileSync('unzip', ['-Z1', zip], { encoding: 'utf8' }).split('\n').filter(Boolean);
+    expect(listing.sort()).toEqual(['functions/deferred/sdk.js', 'functions/runtimeFinding.js']);
+    const bundle = execFileSync('unzip', ['-p', zip, 'functions/runtimeFinding.js'], { encoding: 'utf8', maxBuffer: 1 << 26 });
     const policy = parsePolicy(readFileSync(join(ROOT, 'policy.yml'), 'utf8'));
     for (const rule of policy.rules) expect(bundle).toContain(JSON.stringify(rule.name));
+  });
+
+  it.each(FUNCTIONS)('%s: every file the packaged handler requires is in its zip, and loads from the unzipped folder', (name) => {
+    const zip = join(dir, `${name}.zip`);
+    const listing = execFileSync('unzip', ['-Z1', zip], { encoding: 'utf8' }).split('\n').filter(Boolean);
+    const handler = `functions/${name}.js`;
+    const unzipped = mkdtempSync(join(tmpdir(), `${name}-zip-`));
+    try {
+      execFileSync('unzip', ['-q', zip, '-d', unzipped]);
+      const requires = [...readFileSync(join(unzipped, handler), 'utf8').matchAll(/require\("(\.{1,2}\/[^"]*)"\)/g)].map((m) => posix.join('functions', m[1]!));
+      for (const required of requires) expect(listing).toContain(required);
+      // The handler as Lambda loads it, then each file it requires later, as the handler would (relative to itself).
+      const script = `require('./${handler}'); for (const r of ${JSON.stringify(requires)}) require('./' + r);`;
+      execFileSync(process.execPath, ['-e', script], { cwd: unzipped, env: { PATH: process.env.PATH, AWS_REGION: 'us-east-1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    } finally {
+      rmSync(unzipped, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,4 +1,4 @@
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { deferredSdk } from '../aws/deferred';
 import { eventJson } from '../events/event-json';
 import { defineAction } from './response-action';
 
@@ -19,7 +19,7 @@ export const captureEvidence = defineAction({
     const keyArn = runtime.config.evidenceKeyArn;
     const put = (name: string, body: unknown) =>
       runtime.clients.s3.send(
-        new PutObjectCommand({
+        new (deferredSdk().PutObjectCommand)({
           Bucket: runtime.config.evidenceBucket,
           Key: `${prefix}/${name}`,
           // The event as received, by an iterative serialiser: an event nested thousands deep cannot fail the capture.

@@ -1,11 +1,5 @@
-import {
-  BatchDeleteImageCommand,
-  BatchGetImageCommand,
-  DescribeImagesCommand,
-  PutImageCommand,
-  UpdateImageStorageClassCommand,
-  type ImageDetail,
-} from '@aws-sdk/client-ecr';
+import type { ImageDetail } from '@aws-sdk/client-ecr';
+import { deferredSdk } from '../aws/deferred';
 import { awsErrorCode, refusedOrFailed } from '../aws/errors';
 import { deploymentHome } from '../config';
 import { imageLedgerId, isEcrRegistry, parseImageReference, type ImageInRegistry } from '../image/image-reference';
@@ -45,7 +39,7 @@ type Image = { repository: string; digest: string };
 
 async function describeImage(runtime: ActionRuntime, image: Image): Promise<ImageDetail | undefined> {
   try {
-    const out = await runtime.clients.ecr.send(new DescribeImagesCommand({ repositoryName: image.repository, imageIds: [{ imageDigest: image.digest }] }));
+    const out = await runtime.clients.ecr.send(new (deferredSdk().DescribeImagesCommand)({ repositoryName: image.repository, imageIds: [{ imageDigest: image.digest }] }));
     return out.imageDetails?.[0];
   } catch (error) {
     if (awsErrorCode(error) === 'ImageNotFoundException') return undefined;
@@ -69,7 +63,7 @@ async function archive(runtime: ActionRuntime, image: ImageInRegistry, detail: I
   } else {
     try {
       await runtime.clients.ecr.send(
-        new UpdateImageStorageClassCommand({ repositoryName: image.repository, imageId: { imageDigest: image.digest }, targetStorageClass: 'ARCHIVE' }),
+        new (deferredSdk().UpdateImageStorageClassCommand)({ repositoryName: image.repository, imageId: { imageDigest: image.digest }, targetStorageClass: 'ARCHIVE' }),
       );
       outcome = {
         action: ACTION,
@@ -118,7 +112,7 @@ async function keepOnlyQuarantineTag(runtime: ActionRuntime, image: ImageInRegis
     const current = new Set((await describeImage(runtime, image))?.imageTags ?? []);
     const removable = others.filter((t) => current.has(t) && t !== quarantineTag);
     if (removable.length && current.has(quarantineTag)) {
-      const out = await runtime.clients.ecr.send(new BatchDeleteImageCommand({ repositoryName: image.repository, imageIds: removable.map((imageTag) => ({ imageTag })) }));
+      const out = await runtime.clients.ecr.send(new (deferredSdk().BatchDeleteImageCommand)({ repositoryName: image.repository, imageIds: removable.map((imageTag) => ({ imageTag })) }));
       kept.push(...(out.failures ?? []).map((f) => `${f.imageId?.imageTag ?? '?'} (${f.failureCode ?? 'failed'})`));
     } else if (removable.length) {
       kept.push(...removable.map((t) => `${t} (the quarantine tag is not on the image, so the last tag is kept)`));
@@ -140,12 +134,12 @@ async function keepOnlyQuarantineTag(runtime: ActionRuntime, image: ImageInRegis
 
 /** Retag: the manifest from BatchGetImage, PutImage under the new tag (image-retag.html); an existing tag is success. */
 async function putTag(runtime: ActionRuntime, image: Image, tag: string): Promise<void> {
-  const got = await runtime.clients.ecr.send(new BatchGetImageCommand({ repositoryName: image.repository, imageIds: [{ imageDigest: image.digest }] }));
+  const got = await runtime.clients.ecr.send(new (deferredSdk().BatchGetImageCommand)({ repositoryName: image.repository, imageIds: [{ imageDigest: image.digest }] }));
   const found = got.images?.[0];
   if (!found?.imageManifest) throw new Error(`BatchGetImage returned no manifest for ${image.digest}: ${got.failures?.[0]?.failureReason ?? 'unknown'}`);
   try {
     await runtime.clients.ecr.send(
-      new PutImageCommand({ repositoryName: image.repository, imageManifest: found.imageManifest, imageManifestMediaType: found.imageManifestMediaType, imageTag: tag }),
+      new (deferredSdk().PutImageCommand)({ repositoryName: image.repository, imageManifest: found.imageManifest, imageManifestMediaType: found.imageManifestMediaType, imageTag: tag }),
     );
   } catch (error) {
     if (awsErrorCode(error) !== 'ImageAlreadyExistsException') throw error;
@@ -191,7 +185,7 @@ async function restoreTags(runtime: ActionRuntime, before: ImageBeforeState): Pr
     }
   }
   if (before.quarantineTag && restored.length > 0 && !before.tags.includes(before.quarantineTag)) {
-    await runtime.clients.ecr.send(new BatchDeleteImageCommand({ repositoryName: image.repository, imageIds: [{ imageTag: before.quarantineTag }] }));
+    await runtime.clients.ecr.send(new (deferredSdk().BatchDeleteImageCommand)({ repositoryName: image.repository, imageIds: [{ imageTag: before.quarantineTag }] }));
   }
   return `restored tags ${restored.join(', ') || '(none)'}${lost.length ? `; could not restore ${lost.join(', ')}` : ''}`;
 }
@@ -296,7 +290,7 @@ export const quarantineImage = defineAction<Params, ImageActionTarget | ActionTa
       return { action: ACTION, status: 'skipped', mechanism: 'archive', detail: now ? 'not archived (the archive never took effect): nothing to restore' : 'the image no longer exists' };
     }
     const out = await runtime.clients.ecr.send(
-      new UpdateImageStorageClassCommand({ repositoryName: before.repository, imageId: { imageDigest: before.digest }, targetStorageClass: 'STANDARD' }),
+      new (deferredSdk().UpdateImageStorageClassCommand)({ repositoryName: before.repository, imageId: { imageDigest: before.digest }, targetStorageClass: 'STANDARD' }),
     );
     return { action: ACTION, status: 'applied', mechanism: 'archive', detail: `restored to standard storage (${out.imageStatus ?? 'ACTIVATING'}); pulls work again once ECR finishes` };
   },

@@ -1,7 +1,8 @@
-import { DescribeAccountCommand, type OrganizationsClient } from '@aws-sdk/client-organizations';
-import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
+import type { OrganizationsClient } from '@aws-sdk/client-organizations';
+import type { STSClient } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import type { AwsClients } from './clients';
+import { deferredSdk } from './deferred';
 import { awsErrorCode, awsErrorMessage } from './errors';
 
 /** Which accounts besides its own the responder acts in (stage parameters memberAccounts / organizationId). */
@@ -76,7 +77,7 @@ export class MemberAccounts {
   private async inOrganization(accountId: string): Promise<boolean> {
     try {
       // The account's ARN carries its organization: arn:aws:organizations::<management>:account/o-xxxx/<id>.
-      const out = await (await this.deps.organizations!()).send(new DescribeAccountCommand({ AccountId: accountId }));
+      const out = await (await this.deps.organizations!()).send(new (deferredSdk().DescribeAccountCommand)({ AccountId: accountId }));
       return (out.Account?.Arn ?? '').split('/')[1] === this.config.organizationId;
     } catch (error) {
       if (awsErrorCode(error) === 'AccountNotFoundException') return false;
@@ -108,7 +109,7 @@ export class MemberAccounts {
     if (cached && cached.expiresAt - RENEW_BEFORE_MS > now) return cached.credentials;
     const roleArn = `arn:aws:iam::${accountId}:role/${this.config.roleName}`;
     try {
-      const out = await this.deps.sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: sessionNameFor(findingId), ExternalId: this.config.externalId }));
+      const out = await this.deps.sts.send(new (deferredSdk().AssumeRoleCommand)({ RoleArn: roleArn, RoleSessionName: sessionNameFor(findingId), ExternalId: this.config.externalId }));
       const c = out.Credentials!;
       const credentials = { accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken, expiration: c.Expiration };
       this.sessions.set(accountId, { credentials, expiresAt: c.Expiration?.getTime() ?? now });

@@ -1,5 +1,5 @@
-import { PublishCommand } from '@aws-sdk/client-sns';
 import type { AwsClients } from '../aws/clients';
+import { deferredSdk } from '../aws/deferred';
 import { awsErrorCode, awsErrorMessage } from '../aws/errors';
 import { bounded } from '../events/aws-formats';
 import { wellFormed, type ActionOutcome, type Notification } from '../notification';
@@ -70,7 +70,7 @@ export async function publishNotification(clients: AwsClients, topicArn: string,
     const notification = withMemberAccountAccess(given, { account, partition });
     const attribute = (value: string) => ({ DataType: 'String', StringValue: bounded(wellFormed(value), 256) });
     const out = await clients.sns.send(
-      new PublishCommand({
+      new (deferredSdk().PublishCommand)({
         TopicArn: topicArn,
         Subject: subjectOf(notification),
         Message: fitForSns(notification),
