@@ -1,5 +1,6 @@
-import * as z from 'zod';
-import { NOTIFICATION_SCHEMA_ID, NOTIFICATION_SCHEMA_VERSION, NotificationSchema } from './notification';
+import { NOTIFICATION_SCHEMA_ID, NOTIFICATION_SCHEMA_VERSION } from './notification';
+import { NotificationSchema } from './notification-schema';
+import * as z from './zod-mini';
 
 /** The notification model as JSON Schema, for subscribers that are not this code (SQS consumers, SIEMs). */
 export function notificationJsonSchema(): Record<string, unknown> {

@@ -20,7 +20,7 @@ import type { ImageDecision } from './policy/decide-image';
 import { imageLedgerId, imageOfLedgerId, type HomeRegistry } from './image/image-reference';
 import { actingIn } from './acting-account';
 import { clusterTagsOf, readTaskState, type TaskState } from './task-state';
-import { z } from './zod-mini';
+import * as z from './zod-mini';
 
 export const RUNBOOK_COMMANDS = ['isolate', 'stop', 'quarantine-image', 'release', 'release-image', 'status', 'history'] as const;
 const MUTATING = new Set(['isolate', 'stop', 'quarantine-image', 'release', 'release-image']);

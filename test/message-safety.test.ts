@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { NotificationSchema, type Notification } from '../shared/notification';
+import type { Notification } from '../shared/notification';
+import { NotificationSchema } from '../shared/notification-schema';
 import { fitForSns, publishNotification, subjectOf } from '../shared/notify/publish-notification';
 import { isLinkable, renderSlackMessage } from '../shared/notify/slack-message';
 import type { SimulatedDeployment } from '../sim/deployment';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { notificationJsonSchema } from '../shared/notification-json-schema';
-import { NotificationSchema } from '../shared/notification';
+import { NotificationSchema } from '../shared/notification-schema';
 import { imageNotification, runtimeFindingNotification } from './fixtures/notifications';
 
 describe('notification schema', () => {

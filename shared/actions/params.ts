@@ -1,4 +1,4 @@
-import { z } from '../zod-mini';
+import * as z from '../zod-mini';
 
 /**
  * Each response action's parameters, by action name: what a policy rule may pass to it, with defaults. Read where

@@ -1,4 +1,4 @@
-import { z } from '../zod-mini';
+import * as z from '../zod-mini';
 import { IMAGE_DIGEST, IMAGE_TAG, matching, REPOSITORY_NAME } from './aws-formats';
 import { envelopeOrigin, eventEnvelope } from './ecr-image-scan';
 import type { Home } from './home';

@@ -1,4 +1,4 @@
-import { z } from '../zod-mini';
+import * as z from '../zod-mini';
 import type { ImageFinding } from '../finding';
 import { ACCOUNT_ID, EVENT_ID, IMAGE_DIGEST, IMAGE_TAG, matching, REGION, REPOSITORY_NAME } from './aws-formats';
 import { assertOurs, type Home } from './home';

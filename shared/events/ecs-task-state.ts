@@ -1,4 +1,4 @@
-import { z } from '../zod-mini';
+import * as z from '../zod-mini';
 import { ACCOUNT_ID, assertSameOrigin, assertTaskInCluster, EVENT_ID, IMAGE_DIGEST, matching, parseClusterArn, parseTaskArn, REGION, TASK_STATUSES } from './aws-formats';
 import { assertOurs, type Home } from './home';
 import { InvalidEventError } from './invalid-event';

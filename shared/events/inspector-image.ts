@@ -1,4 +1,4 @@
-import { z } from '../zod-mini';
+import * as z from '../zod-mini';
 import type { ImageFinding, ImageVulnerability } from '../finding';
 import { ACCOUNT_ID, assertSameOrigin, bounded, TEXT, IMAGE_DIGEST, IMAGE_TAG, matching, parseArn, parseInspectorFindingArn, REPOSITORY_NAME, REPOSITORY_RESOURCE } from './aws-formats';
 import { envelopeOrigin, eventEnvelope, scanResultEvent } from './ecr-image-scan';

@@ -2,7 +2,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SNSEvent } from 'aws-lambda';
-import { NotificationSchema, type Notification } from '../notification';
+import type { Notification } from '../notification';
+import { NotificationSchema } from '../notification-schema';
 import { esc, renderSlackMessage } from './slack-message';
 import { postToSlack, SlackWebhookError } from './slack-webhook';
 
