@@ -48,8 +48,8 @@ const deferredBuilds = new Map();
  * shared/aws/deferred/index.ts is loaded with contents that `require` it on first use. esbuild leaves the `require()`
  * of an external path as it is, so none of that code is in the handler's bundle and Node loads it only when called.
  * (In a cjs bundle a dynamic import() keeps the whole client, in the same file.) serverless-esbuild builds every
- * function into one folder (.esbuild/.build/functions) and zips each function with every file of that folder but the
- * other functions' bundles, so functions/deferred/sdk.js is in every zip: test/template.test.ts checks it.
+ * function into one folder (.esbuild/<pid>/.build/functions) and zips each function with every file of that folder
+ * but the other functions' bundles, so functions/deferred/sdk.js is in every zip: test/template.test.ts checks it.
  */
 /** @type {import('esbuild').Plugin} */
 const deferredSdk = {
@@ -103,7 +103,10 @@ function lambdaBuildOptions(compiledPolicy) {
 module.exports = () => {
   const root = path.join(__dirname, '..');
   execFileSync(path.join(root, 'node_modules', '.bin', 'tsx'), ['cli/validate-policy.ts', 'policy.yml', '--out', COMPILED_POLICY_FILE], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
-  return { ...lambdaBuildOptions(readFileSync(COMPILED_POLICY_FILE, 'utf8')), exclude: [] };
+  // A work folder per osls process (serverless-esbuild's default is .esbuild, removed when packaging ends): the tests
+  // package stages concurrently from this folder, and one run removing the folder another is zipping from made empty
+  // zips, more often once the deferred SDK made each build longer.
+  return { ...lambdaBuildOptions(readFileSync(COMPILED_POLICY_FILE, 'utf8')), exclude: [], outputWorkFolder: path.join('.esbuild', String(process.pid)) };
 };
 module.exports.lambdaBuildOptions = lambdaBuildOptions;
 module.exports.COMPILED_POLICY_FILE = COMPILED_POLICY_FILE;
