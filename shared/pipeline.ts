@@ -1,5 +1,6 @@
 import { actingIn } from './acting-account';
 import type { AwsClients } from './aws/clients';
+import { deferredSdk } from './aws/deferred';
 import type { MemberAccounts } from './aws/member-accounts';
 import { isMutatingAction } from './actions/registry';
 import { deploymentHome, type ResponderConfig } from './config';
@@ -185,6 +186,16 @@ export async function respond(request: ResponseRequest, deps: PipelineDeps): Pro
   // cannot be assumed is reported once). The responder's own account is read beside the claim.
   const member = deps.memberAccounts !== undefined && finding.account !== deploymentHome(deps.config).account;
   const reach = () => actingIn(deps, finding).then(async (acting) => (acting.ok ? { ...acting, task: request.task ?? (await readTaskState(acting.deps.clients, finding.task)) } : acting));
+  // In a Lambda bundle the SDK code no first round trip needs (S3 for evidence, SNS for the notification) is a file of
+  // its own (shared/aws/deferred): compiled now, while the first calls are in flight, rather than in the middle of the
+  // steps, where it would hold up the network cut. A failure to load it surfaces in the step that needs it.
+  setImmediate(() => {
+    try {
+      deferredSdk();
+    } catch {
+      // reported by the step that needs it
+    }
+  });
   const [claimed, reached, switched] = await Promise.allSettled([
     claiming,
     member ? claiming.then((c) => (c.claimed ? reach() : undefined)) : reach(),
