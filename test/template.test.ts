@@ -242,7 +242,7 @@ describe('IAM in the packaged template', () => {
     // Not all of the registry: an action's permissions include its undo (release runs in the runbook) and its image-only
     // paths; which of them the runtime path calls is checked against the calls it makes (test/iam-coverage.test.ts).
     expect([...granted].filter((a) => !needed.has(a)).sort()).toEqual([]);
-    expect([...needed].filter((a) => !granted.has(a)).sort()).toEqual(['ec2:DeleteTags', 'ecs:DescribeClusters', 'ecs:ListClusters', 'ecs:ListTasks', 'ecs:UntagResource']);
+    expect([...needed].filter((a) => !granted.has(a)).sort()).toEqual(['ec2:DeleteNetworkAclEntry', 'ec2:DeleteTags', 'ecs:DescribeClusters', 'ecs:ListClusters', 'ecs:ListTasks', 'ecs:UntagResource']);
   });
 
   it('RunbookRole grants every action a person can run through it, and scans the ledger for history', () => {
