@@ -1,10 +1,8 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { lambdaDeps } from '../shared/lambda-deps';
-import { createMetrics, measured } from '../shared/response-metrics';
+import { handlerTelemetry, measured } from '../shared/response-metrics';
 import { runRunbook, statedRequester } from '../shared/runbook';
 
-const logger = new Logger({ serviceName: 'ecs-threat-responder' });
-const metrics = createMetrics('runbook');
+const { logger, metrics } = handlerTelemetry('runbook');
 
 /**
  * On-call runbook: `npx osls invoke -f runbook --data '{"runbook":"release",...}'`. Invocation is restricted by IAM.
@@ -13,6 +11,6 @@ const metrics = createMetrics('runbook');
  */
 export const handler = async (payload: unknown) => {
   const result = await measured(metrics, payload, async () => runRunbook(payload, await lambdaDeps(), statedRequester(payload)));
-  logger.info('runbook', { result: { ...result, records: result.records?.length } });
+  logger().info('runbook', { result: { ...result, records: result.records?.length } });
   return result;
 };

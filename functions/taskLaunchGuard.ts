@@ -1,15 +1,13 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import type { EventBridgeEvent } from 'aws-lambda';
 import { lambdaDeps } from '../shared/lambda-deps';
-import { createMetrics, measured } from '../shared/response-metrics';
+import { handlerTelemetry, measured } from '../shared/response-metrics';
 import { guardLaunchOrPush } from '../shared/launch-guard';
 
-const logger = new Logger({ serviceName: 'ecs-threat-responder' });
-const metrics = createMetrics('taskLaunchGuard');
+const { logger, metrics } = handlerTelemetry('taskLaunchGuard');
 
 /** EventBridge → a task starting (stop it if its image is quarantined) or an image push (re-quarantine). */
 export const handler = async (event: EventBridgeEvent<string, unknown>) => {
   const result = await measured(metrics, event, async () => guardLaunchOrPush(event, await lambdaDeps()));
-  logger.info('launch guard', { eventId: event.id, result });
+  logger().info('launch guard', { eventId: event.id, result });
   return result;
 };
