@@ -4,6 +4,7 @@ import { LATENCY_MS, SCENARIOS, measureContainment, type ContainmentFigures } fr
 import { measureCpu } from './cpu';
 import { ROOT } from './events';
 import { measureRatios } from './ratios';
+import type { ColdStartFigures } from './cold-start';
 import { runStorm, type StormFigures } from './storm';
 
 /**
@@ -70,6 +71,22 @@ function table(rows: (string | number)[][]): string {
   return rows.map((r) => r.map((cell, i) => String(cell ?? '').padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
 
+/** The cold-start figures as a table, or what bench/cold-start.ts said when it could not measure. */
+function coldStartReport(figures: unknown): string {
+  const cold = figures as Partial<ColdStartFigures> & { available?: false; why?: string };
+  if (!cold.initMs || !cold.ratios || !cold.bytes) return `\nCOLD START: not available (${cold.why ?? 'no figures'})`;
+  const kb = (bytes: number | undefined) => (bytes === undefined ? '' : `${Math.round(bytes / 1024)} KB`);
+  const rows: (string | number)[][] = [
+    ['bundle', 'size', 'init ms', 'x bare node', 'x minimal handler (target 1.2)'],
+    ['bare node -e ""', '', cold.initMs.bareNode, '1.00', ''],
+    ['minimal handler (ECS, EC2, DynamoDB)', '', cold.initMs.minimalHandler, cold.minimalHandlerVsBareNode ?? '', '1.00'],
+    ...Object.entries(cold.ratios).map(([name, r]) => [name, kb(cold.bytes![name as keyof typeof cold.bytes]), cold.initMs![name as keyof typeof cold.initMs], r.vsBareNode, r.vsMinimalHandler]),
+    ['deferred bundle (loaded on first use)', kb(cold.bytes.deferredSdk), cold.deferredLoadMs ?? '', '', ''],
+  ];
+  const first = cold.firstInvocation;
+  return [`\nCOLD START (${cold.pairs} interleaved pairs, medians)`, table(rows), first ? `first invocation: ${first.firstMs} ms, second ${first.secondMs} ms, overhead ${first.overheadMs} ms` : ''].join('\n');
+}
+
 function report(figures: Record<string, unknown>): string {
   const out: string[] = [];
   const containment = figures.containment as ContainmentFigures[] | undefined;
@@ -123,7 +140,7 @@ function report(figures: Record<string, unknown>): string {
   }
   const cpu = figures.cpu as ReturnType<typeof measureCpu> | undefined;
   if (cpu) out.push(`\nCPU PER EVENT: JSON.parse + normalise + decide/plan ${cpu.pipelineMicros} µs vs JSON.parse ${cpu.jsonParseMicros} µs = ${cpu.ratio}x (median of ${cpu.iterations} interleaved batches)`);
-  if ('coldStart' in figures) out.push(`\nCOLD START\n${JSON.stringify(figures.coldStart, null, 2)}`);
+  if ('coldStart' in figures) out.push(coldStartReport(figures.coldStart));
   const ratios = figures.ratios as Awaited<ReturnType<typeof measureRatios>> | undefined;
   if (ratios) {
     out.push(`\nPIPELINE RATIOS (no latency, n=${ratios.iterations} each, interleaved)`);
