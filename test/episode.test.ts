@@ -3,7 +3,7 @@ import { ClaimBusyError } from '../shared/ledger';
 import { respondToRuntimeFinding } from '../shared/pipeline';
 import { runRunbook } from '../shared/runbook';
 import type { SimulatedDeployment } from '../sim/deployment';
-import { loadEvent, notifications, policyFrom, rawLedgerItem, startDeployment, variant, type Json } from './helpers/deployment';
+import { isolatePolicy, loadEvent, notifications, rawLedgerItem, startDeployment, variant, type Json } from './helpers/deployment';
 
 /** One containment per task (issue 10): findings about the same task share its episode in the ledger. */
 const CRITICAL = loadEvent('gd-ecs-fargate-reverse-shell-critical.json');
@@ -108,15 +108,7 @@ describe('one containment per task', () => {
   });
 
   it('a release ends the episode: a later finding about the task contains it afresh', async () => {
-    deployment = await startDeployment({ policy: policyFrom(`
-version: 1
-rules:
-  - name: isolate
-    match: { severity: [HIGH, CRITICAL] }
-    actions:
-      - isolate-task: { fallback: [network-acl] }
-      - notify
-`) });
+    deployment = await startDeployment({ policy: isolatePolicy() });
     deployment.account.seedFromEvent(CRITICAL);
     await respondToRuntimeFinding(CRITICAL, deployment.depsFor('runtimeFinding'));
     const released = await runRunbook({ runbook: 'release', findingId: `guardduty:${CRITICAL.detail.id}`, reason: 'false positive' }, deployment.depsFor('runbook'), 'oncall');
@@ -129,15 +121,7 @@ rules:
   });
 
   it('a slot is given back when the action changed nothing, and kept when it may have changed something', async () => {
-    const isolateOnly = policyFrom(`
-version: 1
-rules:
-  - name: isolate
-    match: { severity: [HIGH, CRITICAL] }
-    actions:
-      - isolate-task: { fallback: [network-acl] }
-      - notify
-`);
+    const isolateOnly = isolatePolicy();
     deployment = await startDeployment({ policy: isolateOnly });
     deployment.account.seedFromEvent(CRITICAL);
     // AWS refuses both rungs: the swap (ECS-managed interface) and the network ACL's read: nothing changed.

@@ -3,7 +3,7 @@ import { ResponseIncomplete } from '../shared/pipeline';
 import { runRunbook } from '../shared/runbook';
 import type { SimulatedAccount } from '../sim/account';
 import type { SimulatedDeployment } from '../sim/deployment';
-import { denyEntriesFor, loadEvent, notifications, policyFrom, startDeployment } from './helpers/deployment';
+import { denyEntriesFor, isolatePolicy, loadEvent, notifications, policyFrom, startDeployment } from './helpers/deployment';
 import { imageEvent, NACL_POLICY_YAML } from './helpers/image-events';
 
 // Transient failures are retried with the event (Lambda's asynchronous retries: 3 attempts in all) until the task is
@@ -60,16 +60,7 @@ describe('retry to containment', () => {
   });
 
   it('a transient StopTask failure is retried; the stop is sent once', async () => {
-    const stopPolicy = policyFrom(`
-version: 1
-rules:
-  - name: contain
-    match: { severity: [HIGH, CRITICAL] }
-    actions:
-      - isolate-task: { fallback: [stop-task] }
-      - notify
-`);
-    d = await startDeployment({ policy: stopPolicy });
+    d = await startDeployment({ policy: isolatePolicy({ fallback: 'stop-task' }) });
     d.account.seedFromEvent(FARGATE);
     d.account.faults.inject({ service: 'ecs', operation: 'StopTask', error: 'timeout', times: 3 });
     await expect(d.invoke('runtimeFinding', FARGATE)).rejects.toBeInstanceOf(ResponseIncomplete);

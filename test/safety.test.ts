@@ -3,7 +3,7 @@ import { ClaimBusyError } from '../shared/ledger';
 import { respondToRuntimeFinding } from '../shared/pipeline';
 import { runRunbook } from '../shared/runbook';
 import type { SimulatedDeployment } from '../sim/deployment';
-import { loadEvent, mutatingCalls, policyFrom, startDeployment, type Json } from './helpers/deployment';
+import { isolatePolicy, loadEvent, mutatingCalls, policyFrom, startDeployment, type Json } from './helpers/deployment';
 
 const TEMPLATE = loadEvent('gd-ecs-fargate-reverse-shell.json');
 
@@ -18,18 +18,6 @@ function burst(n: number): Json[] {
   });
 }
 
-const isolateOnly = (safety: string) =>
-  policyFrom(`
-version: 1
-safety:
-${safety}
-rules:
-  - name: isolate
-    match: { severity: [HIGH, CRITICAL] }
-    actions:
-      - isolate-task: { fallback: [network-acl] }
-      - notify
-`);
 
 let deployment: SimulatedDeployment | undefined;
 afterEach(async () => {
@@ -43,7 +31,7 @@ function denyEntries(d: SimulatedDeployment): number {
 
 describe('blast-radius limit', () => {
   it('a concurrent burst of findings: exactly the limit acts, the rest are downgraded to notify and say so', async () => {
-    deployment = await startDeployment({ policy: isolateOnly('  maxDestructivePerAccount: 3\n  maxDestructivePerCluster: 10') });
+    deployment = await startDeployment({ policy: isolatePolicy({ safety: { maxDestructivePerAccount: 3, maxDestructivePerCluster: 10 } }) });
     const events = burst(8);
     for (const event of events) deployment.account.seedFromEvent(event);
     const d = deployment;
@@ -64,7 +52,7 @@ describe('blast-radius limit', () => {
   });
 
   it('the per-cluster limit applies too, and gives the account slot back', async () => {
-    deployment = await startDeployment({ policy: isolateOnly('  maxDestructivePerAccount: 10\n  maxDestructivePerCluster: 1') });
+    deployment = await startDeployment({ policy: isolatePolicy({ safety: { maxDestructivePerAccount: 10, maxDestructivePerCluster: 1 } }) });
     const [first, second] = burst(2);
     deployment.account.seedFromEvent(first);
     deployment.account.seedFromEvent(second);
@@ -74,7 +62,7 @@ describe('blast-radius limit', () => {
   });
 
   it('a person can exceed the limit only with force and a reason, and it is recorded', async () => {
-    deployment = await startDeployment({ policy: isolateOnly('  maxDestructivePerAccount: 0') });
+    deployment = await startDeployment({ policy: isolatePolicy({ safety: { maxDestructivePerAccount: 0 } }) });
     const [event] = burst(1);
     deployment.account.seedFromEvent(event);
     const taskArn = event.detail.resource.ecsClusterDetails.taskDetails.arn as string;
@@ -87,7 +75,7 @@ describe('blast-radius limit', () => {
   });
 
   it('fails closed: an error while counting means no destructive action now, a notification saying so, and a retry of the event', async () => {
-    deployment = await startDeployment({ policy: isolateOnly('  maxDestructivePerAccount: 5') });
+    deployment = await startDeployment({ policy: isolatePolicy({ safety: { maxDestructivePerAccount: 5 } }) });
     const [event] = burst(1);
     deployment.account.seedFromEvent(event);
     deployment.depsFor('runtimeFinding').ledger.takeSlot = () => Promise.reject(Object.assign(new Error('table throttled'), { name: 'ProvisionedThroughputExceededException' }));

@@ -32,6 +32,22 @@ export function policyFrom(yaml: string): Policy {
   return parsePolicy(yaml, 'test-policy.yml');
 }
 
+/**
+ * One rule for HIGH and CRITICAL findings: isolate the task (the swap, then the fallback rung) and notify; with the
+ * policy's `safety` values when given.
+ */
+export function isolatePolicy(options: { fallback?: 'network-acl' | 'stop-task'; safety?: Record<string, number> } = {}): Policy {
+  const safety = options.safety ? `safety: ${JSON.stringify(options.safety)}\n` : '';
+  return policyFrom(`version: 1
+${safety}rules:
+  - name: isolate
+    match: { severity: [HIGH, CRITICAL] }
+    actions:
+      - isolate-task: { fallback: [${options.fallback ?? 'network-acl'}] }
+      - notify
+`);
+}
+
 /** What a simulated deployment takes; the shipped policy unless a test names another. */
 export type DeploymentOptions = Omit<SimulatedDeploymentOptions, 'policy'> & { policy?: Policy };
 
