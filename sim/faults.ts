@@ -73,7 +73,8 @@ export class Faults {
   }
 }
 
-function buildError(service: ServiceName, operation: string, kind: FaultKind): Error {
+/** The error a service sends for a fault: its own throttle and server codes (the tables above). */
+export function buildError(service: ServiceName, operation: string, kind: FaultKind): Error {
   if (kind === 'timeout') return timeoutError(operation);
   if (kind === 'throttle') {
     const { code, status } = throttle[service];

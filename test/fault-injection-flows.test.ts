@@ -180,7 +180,9 @@ async function releaseTask(at: number, kind: FaultKind): Promise<void> {
     expect(okCalls(d.account, 'ec2', 'DeleteNetworkAclEntry').length, why).toBeLessThanOrEqual(2);
     const records = await d.ledger.actionRecords(FARGATE_LEDGER_ID);
     for (const r of records.filter((x) => x.beforeState && ['applied', 'intent', 'failed'].includes(x.status))) expect.fail(`${why}: ${r.step} left ${r.status}`);
-    expect(records.filter((r) => r.status === 'released').every((r) => r.releasedBy === 'bob'), why).toBe(true);
+    const released = records.filter((r) => r.status === 'released');
+    expect(released.length, `${why}: nothing released`).toBeGreaterThan(0);
+    expect(released.map((r) => r.releasedBy), why).toEqual(released.map(() => 'bob'));
   });
 }
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { runRunbook } from '../shared/runbook';
 import type { SimulatedDeployment } from '../sim/deployment';
 import { denyEntriesFor, loadEvent, notifications, policyFrom, startDeployment } from './helpers/deployment';
-import { interceptCalls, type FaultKind, type FaultPlan } from './helpers/fault-injection';
+import { FAULT_KINDS, interceptCalls, type FaultKind, type FaultPlan } from './helpers/fault-injection';
 
 // A fault at any AWS or ledger call of a critical Fargate response (a throttle, a 5xx, a timeout, or the call
 // succeeding and the function dying before it records it), then Lambda's re-deliveries (3 attempts in all) and a
@@ -94,7 +94,7 @@ describe('fault injection: runtime containment of a Fargate task', () => {
     const calls = await callsOfOneResponse();
     expect(calls).toBeGreaterThan(20);
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 0, max: calls - 1 }), fc.constantFrom<Kind>('throttle', 'server', 'timeout', 'died'), run),
+      fc.asyncProperty(fc.integer({ min: 0, max: calls - 1 }), fc.constantFrom<Kind>(...FAULT_KINDS), run),
       { seed: 42, numRuns: 24 },
     );
   }, 120_000);

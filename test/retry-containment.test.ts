@@ -146,7 +146,8 @@ describe("people's commands, repeated", () => {
     const calls = d.account.calls.length;
     const again = await runRunbook({ runbook: 'release', findingId: LEDGER_ID, reason: 'again' }, d.depsFor('runbook'), 'bob');
     expect(d.account.calls.slice(calls).filter((c) => !/^(Describe|List|Get|Publish)/.test(c.operation))).toEqual([]);
-    expect(again.actions.every((a) => a.action === 'notify' || a.status === 'skipped')).toBe(true);
+    expect(again.actions.filter((a) => a.action !== 'notify').length).toBeGreaterThan(0);
+    expect(again.actions.filter((a) => a.action !== 'notify' && a.status !== 'skipped')).toEqual([]);
     expect(notifications(d.account).at(-1)!.headline).toMatch(/^Nothing changed \(already released\) by bob: /);
   });
 

@@ -1,5 +1,5 @@
 import type { PipelineDeps } from '../../shared/pipeline';
-import { serviceError, timeoutError } from '../../sim/service-error';
+import { buildError } from '../../sim/faults';
 
 /** A fault that outlasted the SDK's own retries: a throttle, a 5xx, a timeout, or the call succeeding and the function dying. */
 export type FaultKind = 'throttle' | 'server' | 'timeout' | 'died';
@@ -51,10 +51,8 @@ export function interceptCalls(deps: PipelineDeps, plan: { current?: FaultPlan }
       p.dead = true;
       throw new FunctionDied(`died after ${operation} succeeded`);
     }
-    if (p.kind === 'timeout') throw timeoutError(operation);
-    throw p.kind === 'throttle'
-      ? serviceError(service, service === 'ec2' ? 'RequestLimitExceeded' : 'ThrottlingException', service === 'ec2' ? 503 : 400)
-      : serviceError(service, service === 'ecs' ? 'ServerException' : service === 'dynamodb' ? 'InternalServerError' : 'InternalError', 500);
+    // Each service's own throttle and server codes, as the simulated account sends them (sim/faults.ts).
+    throw buildError(service, operation, p.kind);
   };
   for (const client of stacks) {
     (client as { middlewareStack: { add: (m: Middleware, o: unknown) => void } }).middlewareStack.add(fault, { step: 'initialize', name: 'faultInjection', priority: 'high' });
