@@ -43,6 +43,8 @@ function memberAccountsFor(config: ResponderConfig, clients: AwsClients): Member
     { accounts: organization.memberAccounts, organizationId: organization.organizationId, roleName: organization.roleName, externalId: organization.externalId },
     {
       homeAccountId: deploymentHome(config).account,
+      homeRegion: deploymentHome(config).region,
+      homeClientsIn: (region) => createAwsClients({ region }),
       sts: clients.sts,
       // Built on the first membership check, its code loaded then (a deferred module: shared/aws/deferred/index.ts).
       // Not a dynamic import(): in a cjs bundle that keeps every export of the client, in the same file.

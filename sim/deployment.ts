@@ -162,7 +162,16 @@ export async function startSimulatedDeployment(options: DeploymentOptions): Prom
         roleName: functionName === 'runbook' ? `${memberRole}-runbook` : memberRole,
         externalId,
       },
-      { homeAccountId: regional.accountId, sts: clients.sts, organizations: () => Promise.resolve(regional.organizationsClient(functionName)), clientsWith: (region, credentials) => organization.clientsFor(credentials, region), now: options.now },
+      {
+        homeAccountId: regional.accountId,
+        homeRegion: regional.region,
+        // The same account in the finding's region, acting with the same function's role.
+        homeClientsIn: (region) => (regions.get(region) ?? deploy(new SimulatedAccount({ accountId: account.accountId, region, now: options.now }))).depsFor(functionName).clients,
+        sts: clients.sts,
+        organizations: () => Promise.resolve(regional.organizationsClient(functionName)),
+        clientsWith: (region, credentials) => organization.clientsFor(credentials, region),
+        now: options.now,
+      },
     );
   };
   const regions = new Map<string, RegionalDeployment>();

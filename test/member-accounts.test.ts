@@ -36,7 +36,7 @@ function access(org: SimulatedOrganization, config: Partial<MemberAccountsConfig
   const home = org.account(SECURITY, 'us-east-1');
   return new MemberAccounts(
     { accounts: [MEMBER], roleName: ROLE, externalId: EXTERNAL_ID, ...config },
-    { homeAccountId: SECURITY, sts: home.clients().sts, organizations: () => Promise.resolve(home.organizationsClient()), clientsWith: (region, credentials) => org.clientsFor(credentials, region), now },
+    { homeAccountId: SECURITY, homeRegion: 'us-east-1', homeClientsIn: (region) => org.account(SECURITY, region).clients(), sts: home.clients().sts, organizations: () => Promise.resolve(home.organizationsClient()), clientsWith: (region, credentials) => org.clientsFor(credentials, region), now },
   );
 }
 

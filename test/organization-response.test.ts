@@ -74,6 +74,20 @@ describe('a finding from a member account', () => {
     expect(notifications(deployment.account)[0]!.notes).toContainEqual(expect.stringMatching(/is not one this responder acts in/));
   });
 
+  it("the responder's own account, forwarded from another region: contained in that region with its own role", async () => {
+    deployment = await startDeployment({ organization: { members: [MEMBER] } });
+    const event = JSON.parse(JSON.stringify(REVERSE_SHELL).replaceAll('us-east-1', 'eu-west-1'));
+    const frankfurt = deployment.inRegion('eu-west-1').account;
+    frankfurt.seedFromEvent(event);
+    const result = await respondToRuntimeFinding(event, deployment.depsFor('runtimeFinding'));
+    expect(result.containment).toBe('contained (network-acl)');
+    expect(frankfurt.callsTo('ec2', 'CreateNetworkAclEntry').filter((c) => c.ok).map((c) => c.principal)).toEqual(['runtimeFinding', 'runtimeFinding']);
+    expect(frankfurt.ecs.tasks.get(taskArnOf(event))!.desiredStatus).toBe('STOPPED');
+    // Nothing was looked for in the responder's own region, and no role was assumed.
+    expect(deployment.account.callsTo('ecs', 'DescribeTasks')).toEqual([]);
+    expect(deployment.account.callsTo('sts', 'AssumeRole')).toEqual([]);
+  });
+
   it("a member's stopped service task: the printed quarantine command names the member's account", async () => {
     deployment = await startDeployment({ organization: { members: [MEMBER] } });
     const event = inAccount(REVERSE_SHELL, MEMBER);

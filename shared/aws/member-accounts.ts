@@ -18,6 +18,10 @@ export interface MemberAccountsConfig {
 
 export interface MemberAccountsDeps {
   homeAccountId: string;
+  /** The region the responder runs in: its own account's events forwarded from another region act there. */
+  homeRegion: string;
+  /** The responder's own clients (its own credentials) in another region of its own account. */
+  homeClientsIn: (region: string) => AwsClients;
   sts: STSClient;
   /** Made on first use: only an organizationId deployment reads Organizations, so no other cold start loads it. */
   organizations?: () => Promise<OrganizationsClient>;
@@ -56,6 +60,7 @@ export class MemberAccounts {
   private readonly sessions = new Map<string, { credentials: AwsCredentialIdentity; expiresAt: number }>();
   private readonly organizationMembers = new Map<string, Promise<boolean>>();
   private readonly clients = new Map<string, { credentials: AwsCredentialIdentity; clients: AwsClients }>();
+  private readonly homeRegions = new Map<string, AwsClients>();
 
   constructor(
     private readonly config: MemberAccountsConfig,
@@ -91,7 +96,16 @@ export class MemberAccounts {
     if (!(await this.allows(accountId))) {
       throw new AccountNotAllowed(`account ${accountId} is not one this responder acts in (its own ${this.deps.homeAccountId}${this.config.accounts.length ? `, members ${this.config.accounts.join(', ')}` : ''}${this.config.organizationId ? `, organization ${this.config.organizationId}` : ''})`);
     }
-    if (accountId === this.deps.homeAccountId) return home;
+    if (accountId === this.deps.homeAccountId) {
+      // Actions run in the finding's region: another region of the responder's own account, with its own role.
+      if (region === this.deps.homeRegion) return home;
+      let regional = this.homeRegions.get(region);
+      if (!regional) {
+        regional = this.deps.homeClientsIn(region);
+        this.homeRegions.set(region, regional);
+      }
+      return { ...home, ecs: regional.ecs, ec2: regional.ec2, ecr: regional.ecr };
+    }
     const credentials = await this.credentials(accountId, findingId);
     // One set of clients per session and region: a storm of findings reuses their connections.
     const key = `${accountId}/${region}`;
