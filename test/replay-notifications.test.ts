@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { ActionOutcome } from '../shared/notification';
 import { normaliseGuardDutyFinding } from '../shared/events/guardduty';
-import { buildRuntimeNotification } from '../shared/notify/build-notification';
+import { buildRuntimeNotification, runbookTarget } from '../shared/notify/build-notification';
 import type { Decision } from '../shared/policy/decide';
 import { loadEvent } from './helpers/deployment';
 
@@ -35,7 +35,10 @@ describe('notifications people can act on', () => {
 
   it('suggested commands are correct: the repository without its tag, and the target of the stage that sent it', () => {
     vi.stubEnv('RESPONDER_STAGE', 'prod');
+    vi.stubEnv('AWS_REGION', 'us-east-1');
     try {
+      // A finding forwarded from another region: the command goes to the runbook where the responder runs.
+      expect(runbookTarget('eu-west-1')).toBe('--via-lambda --stage prod --region us-east-1');
       const n = build();
       expect(n.notes).toContain(
         `ECS will start a replacement for checkout from the same image digest. To stop it: npm run runbook -- quarantine-image --repository team/checkout-api --digest ${digest} --reason "<why>" --via-lambda --stage prod --region us-east-1`,

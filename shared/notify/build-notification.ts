@@ -38,11 +38,12 @@ export function consoleLinks(finding: Finding, evidenceBucket?: string): Notific
 }
 
 /**
- * Where a printed runbook command acts: the deployed runbook function of this stage and region (RESPONDER_STAGE, set
- * by serverless.yml), or `--simulated` for the simulated deployment (no stage in its environment), whose commands a
- * person replays with `--replay <events>`.
+ * Where a printed runbook command acts: the deployed runbook function of this stage, in the region the responder runs
+ * in (RESPONDER_STAGE set by serverless.yml; AWS_REGION set by Lambda to the function's own region, which for a finding
+ * forwarded from another region is not the finding's), or `--simulated` for the simulated deployment (no stage in its
+ * environment), whose commands a person replays with `--replay <events>`.
  */
-export function runbookTarget(region: string, stage = process.env.RESPONDER_STAGE): string {
+export function runbookTarget(findingRegion: string, stage = process.env.RESPONDER_STAGE, region = process.env.AWS_REGION ?? findingRegion): string {
   return stage && stage !== 'simulated' ? `--via-lambda --stage ${stage} --region ${region}` : '--simulated';
 }
 
