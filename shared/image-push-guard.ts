@@ -31,10 +31,10 @@ export async function guardImagePush(event: unknown, deps: PipelineDeps, request
   if (push.result !== 'SUCCESS') return { ...NONE, ignored: `push ${push.result}: nothing was stored` };
   // The tag fallback retags with PutImage, which ECR reports as a push: that one is the responder's own.
   if (push.tag === quarantineTagFor(push.digest)) return { ...NONE, ignored: "the responder's own quarantine tag" };
-  // ECR emits the push in the registry's own account and region (a member's arrives forwarded, envelope unchanged).
-  const envelope = event as { account?: string; region?: string };
+  // ECR emits the push in the registry's own account and region (a member's arrives forwarded, envelope unchanged);
+  // the intake has checked and kept both.
   const home = deploymentHome(deps.config);
-  const registry = { account: envelope.account ?? home.account, region: envelope.region ?? home.region };
+  const registry = { account: push.account, region: push.region };
   const quarantine = await quarantineStateOf(deps.ledger, imageLedgerId({ ...registry, repository: push.repository, digest: push.digest }, home));
   if (quarantine.state !== 'enforced') return { ...NONE, ignored: `${push.repository}@${push.digest.slice(0, 19)}… is not quarantined${quarantine.state === 'observed' ? ' (observe mode only)' : ''}` };
 

@@ -302,7 +302,6 @@ async function refuseResponse(request: ResponseRequest, why: string, deps: Pipel
     requestedBy: request.requestedBy,
     evidenceBucket: deps.config.evidenceBucket,
     at: now(),
-    notes: [why],
     images: request.finding.task.containers.map((c) => c.image),
   });
   const published = await publishNotification(deps.clients, deps.config.topicArn, notification);

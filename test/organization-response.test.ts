@@ -108,6 +108,8 @@ describe('a finding from a member account', () => {
     expect(result.error).toMatch(/^NOT ACTED ON: cannot assume arn:aws:iam::555566667777:role\/ecs-threat-responder-member .*deploy organization\/member-role\.yml/);
     expect(deployment.organization!.account(BARE, event.region).ecs.tasks.get(taskArnOf(event))!.desiredStatus).toBe('RUNNING');
     expect(notifications(deployment.account)).toHaveLength(1);
+    // Said once, not once per list the notification joins.
+    expect(notifications(deployment.account)[0]!.notes.filter((n) => n === result.error)).toHaveLength(1);
     const again = await respondToRuntimeFinding(event, deployment.depsFor('runtimeFinding'));
     expect(again.ignored).toMatch(/^duplicate delivery/);
     expect(deployment.account.callsTo('sts', 'AssumeRole')).toHaveLength(1);

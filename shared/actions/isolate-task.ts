@@ -1,5 +1,5 @@
 import { CreateTagsCommand, DeleteTagsCommand, ModifyNetworkInterfaceAttributeCommand, type NetworkAcl } from '@aws-sdk/client-ec2';
-import { awsErrorCode, isAwsError, isRefusal, isTransient, refusedOrFailed } from '../aws/errors';
+import { awsErrorCode, failureCode, isAwsError, isRefusal, isTransient, refusedOrFailed } from '../aws/errors';
 import { applyNetworkAclDeny, HalfMadeDeny, networkAclForSubnet, planNetworkAclDeny, removeNetworkAclDeny, RuleNumberTaken, type NetworkAclDeny } from '../aws/network-acl';
 import { quarantineSecurityGroup, QuarantineGroupNotEmpty, type QuarantineGroup } from '../aws/quarantine-security-group';
 import type { ActionRecord } from '../ledger';
@@ -53,7 +53,7 @@ async function swapSecurityGroups(runtime: ActionRuntime, task: TaskState, eni: 
     // A revoke that failed transiently leaves the group unusable for now, not for good: the code says which.
     const outcome =
       error instanceof QuarantineGroupNotEmpty
-        ? { action: ACTION, status: 'failed' as const, mechanism: 'security-group', errorCode: isTransient(error.cause) ? awsErrorCode(error.cause) : error.name, detail: `not used: ${error.message}`, target }
+        ? { action: ACTION, status: 'failed' as const, mechanism: 'security-group', errorCode: isTransient(error.cause) ? failureCode(error.cause) : error.name, detail: `not used: ${error.message}`, target }
         : refusedOrFailed(ACTION, 'security-group', error, target);
     await runtime.ledger.recordOutcome(runtime.audit, step, outcome, target);
     return outcome;
