@@ -14,7 +14,7 @@ import { attemptsHeadline, ResponseIncomplete, retryNotes, settleClaim, type Eve
 import { forcedObserve } from './observe-switch';
 import { protectionReason } from './policy/decide';
 import { DEFAULT_SAFETY } from './policy/policy-schema';
-import { allowDestructive } from './safety';
+import { allowDestructive, withheldOutcome } from './safety';
 import { clusterTagsOf, describeTaskBrief, type TaskState } from './task-state';
 
 const AUTOMATION = 'automation';
@@ -64,11 +64,7 @@ async function withheldBySafety(deps: PipelineDeps, runtime: ActionRuntime, task
   if (protectedBy) return { action: 'launch-guard', status: 'skipped', mechanism: 'safety', detail: `Protected resource (${protectedBy}): not stopped`, target: `task:${task.taskArn}` };
   const account = task.taskArn.split(':')[4] ?? '';
   const verdict = await allowDestructive(runtime.ledger, runtime.safety ?? DEFAULT_SAFETY, { account, cluster: clusterName }, now);
-  if (verdict.allowed) return undefined;
-  // The counter could not be read or written (a throttle, a 5xx): not a limit reached; the event is delivered again.
-  return verdict.transient
-    ? { action: 'launch-guard', status: 'failed', mechanism: 'safety', errorCode: verdict.transient, detail: verdict.why, target: `task:${task.taskArn}` }
-    : { action: 'launch-guard', status: 'skipped', mechanism: 'safety', detail: verdict.why, target: `task:${task.taskArn}` };
+  return verdict.allowed ? undefined : withheldOutcome(verdict, 'launch-guard', `task:${task.taskArn}`);
 }
 
 /**

@@ -5,7 +5,7 @@ import type { ActionRecord, Episode } from './ledger';
 import type { ActionOutcome } from './notification';
 import type { Decision } from './policy/decide';
 import { DEFAULT_SAFETY } from './policy/policy-schema';
-import { allowDestructive, type SafetyVerdict } from './safety';
+import { allowDestructive, withheldOutcome, type SafetyVerdict } from './safety';
 
 export interface StepContext {
   target: ActionTarget | ImageActionTarget;
@@ -58,13 +58,7 @@ export async function runSteps(decision: Decision, context: StepContext, runtime
       if (!verdict.allowed) decision.notes.push(verdict.why);
       return verdict;
     });
-    return admission.then((verdict) =>
-      verdict.allowed
-        ? undefined
-        : verdict.transient
-          ? { action, status: 'failed', mechanism: 'safety', errorCode: verdict.transient, detail: verdict.why }
-          : { action, status: 'skipped', mechanism: 'safety', detail: verdict.why },
-    );
+    return admission.then((verdict) => (verdict.allowed ? undefined : withheldOutcome(verdict, action)));
   };
 
   const ready = steps.map(() => deferred());

@@ -1,9 +1,20 @@
 import { awsErrorCode, awsErrorMessage, failureCode, isTransient } from './aws/errors';
 import type { Ledger } from './ledger';
+import type { ActionOutcome } from './notification';
 import type { Safety } from './policy/policy-schema';
 
 /** `transient`: the counter could not be read for a reason that passes (throttling, a 5xx): retry the event. */
 export type SafetyVerdict = { allowed: true; release: () => Promise<void> } | { allowed: false; why: string; transient?: string };
+
+/**
+ * What a step withheld by the safety rails records: `failed` with the code when the counter could not be read for a
+ * reason that passes (the event is delivered again), `skipped` when the limit is reached or a check refused.
+ */
+export function withheldOutcome(verdict: { why: string; transient?: string }, action: string, target?: string): ActionOutcome {
+  return verdict.transient
+    ? { action, status: 'failed', mechanism: 'safety', errorCode: verdict.transient, detail: verdict.why, ...(target ? { target } : {}) }
+    : { action, status: 'skipped', mechanism: 'safety', detail: verdict.why, ...(target ? { target } : {}) };
+}
 
 function windowStart(now: Date, minutes: number): Date {
   const size = minutes * 60_000;

@@ -252,6 +252,21 @@ describe('image quarantine on the simulated deployment', () => {
     expect(status(account, 'checkout-api', CHECKOUT)).toBe('ARCHIVED');
   });
 
+  it('stopRunningTasks with the safety counter throttled: the stop is failed with the code, not skipped as if the limit were reached', async () => {
+    const yaml = readFileSync(join(ROOT, 'policy.yml'), 'utf8').replace('stopRunningTasks: false', 'stopRunningTasks: true');
+    const { account } = await deploy(parsePolicy(yaml));
+    const running = launch(CHECKOUT, '33333333333333333333333333333333');
+    account.seedFromEvent(running);
+    const ledger = deployment.depsFor('imageFinding').ledger;
+    const takeSlot = ledger.takeSlot.bind(ledger);
+    // The per-cluster counter of the task's stop is throttled; the image's own (account) slot is not.
+    ledger.takeSlot = (scope, ...rest) => (scope.startsWith('cluster#') ? Promise.reject(Object.assign(new Error('throttled'), { name: 'ThrottlingException', $metadata: {} })) : takeSlot(scope, ...rest));
+    const result = await seedAndHandle(critical());
+    const stop = result.actions.find((a) => a.target === `task:${running.detail.taskArn}`);
+    expect(stop).toMatchObject({ status: 'failed', mechanism: 'safety', errorCode: 'ThrottlingException', detail: expect.stringMatching(/^SAFETY CHECK FAILED/) });
+    expect(account.ecs.tasks.get(running.detail.taskArn)!.lastStatus).toBe('RUNNING');
+  });
+
   it('release-image restores the storage class, records who and why, and lets the digest launch again', async () => {
     const { account, runbook } = await deploy();
     await seedAndHandle(critical());

@@ -7,7 +7,7 @@ import { forgetQuarantineState, QUARANTINE_ACTION } from '../image/quarantine-st
 import type { ActionRecord } from '../ledger';
 import type { ActionOutcome } from '../notification';
 import { DEFAULT_SAFETY } from '../policy/policy-schema';
-import { allowDestructive } from '../safety';
+import { allowDestructive, withheldOutcome } from '../safety';
 import { clusterTagsOf, describeTaskBrief } from '../task-state';
 import type { QuarantineImageParams } from './params';
 import { defineAction, type ActionRuntime, type ActionTarget, type ImageActionTarget } from './response-action';
@@ -161,7 +161,8 @@ async function stopTasksUsingImage(runtime: ActionRuntime, target: ImageActionTa
       ? ({ allowed: false, why: `Protected resource (${protectedBy}): not stopped` } as const)
       : await allowDestructive(runtime.ledger, runtime.safety ?? DEFAULT_SAFETY, { account: target.finding.account, cluster }, new Date());
     if (!verdict.allowed) {
-      const withheld: ActionOutcome = { action: ACTION, status: 'skipped', mechanism: 'safety', detail: verdict.why, target: `task:${task.taskArn}` };
+      // A counter that could not be written transiently is `failed` (the event is retried), not a limit reached.
+      const withheld = withheldOutcome(verdict, ACTION, `task:${task.taskArn}`);
       await runtime.ledger.recordOutcome(runtime.audit, step, withheld);
       outcomes.push(withheld);
       continue;
