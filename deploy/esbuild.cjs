@@ -43,7 +43,8 @@ const deferredBuilds = new Map();
 
 /**
  * Issue 10, part 4 (cold start): V8 compiles at initialisation every byte a handler loads, and S3, SNS, ECR, STS,
- * Organizations and Secrets Manager are needed only after the first round trip. They are a second cjs bundle
+ * Organizations, Secrets Manager and Powertools' logger and metrics are needed only after the first round trip. They
+ * are a second cjs bundle
  * (shared/aws/deferred/sdk.ts, built with the same options) written beside the handler's, as deferred/sdk.js, and
  * shared/aws/deferred/index.ts is loaded with contents that `require` it on first use. esbuild leaves the `require()`
  * of an external path as it is, so none of that code is in the handler's bundle and Node loads it only when called.

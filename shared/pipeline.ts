@@ -268,10 +268,10 @@ export async function respond(request: ResponseRequest, deps: PipelineDeps): Pro
     const scope = { account: finding.account, cluster: finding.task.clusterName };
     const run = await runSteps(decision, { target: { finding, task, rawEvent: request.rawEvent }, recordTarget: target, scope, first: claim.reason === 'first', episode }, runtime, outcomes);
     const containment = containmentOf(decision, outcomes);
-    const toRetry = automatic ? stepsToRetry(outcomes) : [];
     [pending] = await Promise.all([
       settleClaim(deps.ledger, ledgerId, outcomes, containment.state, automatic, decision.mode),
-      episode ? deps.ledger.closeEpisode(target, ledgerId, { ...run, retry: toRetry.length > 0 }) : undefined,
+      // The episode is retried with the claim: both by the same steps still to finish (what settleClaim returns).
+      episode ? deps.ledger.closeEpisode(target, ledgerId, { ...run, retry: automatic && stepsToRetry(outcomes).length > 0 }) : undefined,
     ]);
     episodeOpen = false;
     result = resultOf(summary, outcomes, containment, [...decision.notes, ...retryNotes(outcomes, claim.attempt, automatic)]);

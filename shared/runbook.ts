@@ -82,7 +82,8 @@ export function parseRunbookCommand(payload: unknown, home?: Home): RunbookComma
   const parsed = RunbookCommandSchema.safeParse(payload);
   if (!parsed.success) throw InvalidEventError.fromZod(parsed.error);
   const command = parsed.data;
-  // A person's command acts in the deployment's own account and region, as automation does.
+  // A person's command acts where automation would: the deployment's own account and region, or (organization-wide)
+  // a member's, through its runbook role.
   const task = command.taskArn === undefined ? undefined : parseTaskArn(command.taskArn, 'taskArn');
   if (task && home) assertOurs(task, home, { account: 'taskArn', region: 'taskArn' });
   if (task && command.account && task.account !== command.account) throw new InvalidEventError('account', `is ${command.account}; the task ARN names account ${task.account}`);

@@ -31,8 +31,7 @@ export const captureEvidence = defineAction({
       );
     // Each object is stored as soon as it is known: what DescribeTasks said at once, the task definition and the
     // interface as EC2 describes it once read (beside the network cut, not before it). A stop waits for all four.
-    const objects = ['event.json', 'describe-tasks.json', 'task-definition.json', 'network.json'];
-    await Promise.all([
+    const stored = await Promise.all([
       put('event.json', rawEvent),
       put('describe-tasks.json', task.raw.task ?? { failure: 'task not found by DescribeTasks' }),
       task.details.taskDefinition().then((definition) => put('task-definition.json', definition ?? null)),
@@ -43,7 +42,7 @@ export const captureEvidence = defineAction({
       action: 'capture-evidence',
       status: 'applied' as const,
       mechanism: 's3',
-      detail: `${objects.length} objects in s3://${runtime.config.evidenceBucket}/${prefix}/`,
+      detail: `${stored.length} objects in s3://${runtime.config.evidenceBucket}/${prefix}/`,
     };
     await runtime.ledger.recordOutcome(runtime.audit, 'capture-evidence', outcome, `task:${task.taskArn}`);
     return [outcome];

@@ -15,7 +15,8 @@ export interface Home {
 
 /**
  * The one place that says which events are ours: the deployment's own account and region (and so its partition).
- * An organization-wide deployment widens it here, e.g. to the organization's member accounts.
+ * An organization-wide deployment accepts any account and region of its partition here; which accounts it acts in is
+ * decided after, by shared/aws/member-accounts.ts (a member listed, or of the organization; anything else refused).
  */
 export function assertOurs(origin: Origin, home: Home, fields: { account: string; region: string }): void {
   if (origin.partition !== undefined && origin.partition !== home.partition) {

@@ -14,7 +14,6 @@ export const MAX_MESSAGE_BYTES = 240 * 1024;
 export const MAX_SUBJECT_CHARS = 99;
 const SHORTENED_NOTE = 'Some fields were shortened to fit SNS; the full finding is in the evidence bucket and the ledger.';
 
-/** Cuts a string to `max` UTF-16 units, never splitting a surrogate pair, ending in "…". */
 /** Enumerated or fixed-size fields, kept whole so the message still validates against its schema. */
 const KEPT = new Set(['schema', 'kind', 'status', 'state', 'mode', 'at', 'severityLabel']);
 

@@ -1,8 +1,8 @@
 import * as sdk from './sdk';
 
 /**
- * The AWS clients no first round trip needs (issue 10, part 4: cold start), reached through `deferredSdk()` where a
- * client or command is first made, never at module load.
+ * What no first round trip needs (issue 10, part 4: cold start): the AWS clients of ./sdk and the handlers' logger and
+ * metrics, reached through `deferredSdk()` where one is first made, never at module load.
  *
  * Here (tests, tsx, the simulated account) it is ./sdk imported as usual. In a Lambda bundle deploy/esbuild.cjs loads
  * this file with other contents: `deferredSdk()` requires `./deferred/sdk.js`, a cjs bundle of its own beside the
