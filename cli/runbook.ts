@@ -14,7 +14,7 @@ what:     --task <task ARN> | --finding <GuardDuty finding id, or its ledger id 
                               --repository/--digest it selects that member's image); status and history show
                               only that account's records
 where (one is required; the first line of the output says where it acts):
-          --live --stage <stage> [--region <r>]        your AWS credentials; the stack's table, bucket and topic from its outputs
+          --live --stage <stage> [--region <r>]        your AWS credentials; the stack's table, bucket, key and topic from its outputs
           --via-lambda --stage <stage> [--region <r>]  invoke the deployed runbook function (its role acts)
           --simulated                                  a fresh simulated account (nothing real); --replay <events> sets the scene first;
                                                        --param name=value and --without-member-role <account> as replay takes them
