@@ -17,7 +17,6 @@ export interface MemberRole {
 interface Session {
   accountId: string;
   roleName: string;
-  sessionName: string;
   expiresAt: Date;
 }
 
@@ -35,11 +34,10 @@ const SESSION_SECONDS = 3600;
 export class SimulatedOrganization {
   readonly organizationId: string;
   private readonly members = new Set<string>();
-  private readonly roles = new Map<string, MemberRole[]>();
+  /** Each account's member roles, and whether a test wrote them (not the shipped template: recorded apart). */
+  private readonly roles = new Map<string, { roles: MemberRole[]; synthetic: boolean }>();
   private readonly accounts = new Map<string, SimulatedAccount>();
   private readonly sessions = new Map<string, Session>();
-  /** Roles a test wrote (not the shipped template): their decisions are recorded apart. */
-  private syntheticRoles = false;
 
   constructor(
     readonly managementAccountId: string,
@@ -66,8 +64,8 @@ export class SimulatedOrganization {
     if (!account) {
       account = new SimulatedAccount({ accountId, region, now: this.now, organization: this });
       this.accounts.set(key, account);
-      const roles = this.roles.get(accountId);
-      if (roles) this.enforceMemberRoles(account, roles);
+      const deployed = this.roles.get(accountId);
+      if (deployed) this.enforceMemberRoles(account, deployed);
     }
     return account;
   }
@@ -84,12 +82,12 @@ export class SimulatedOrganization {
 
   /** What a StackSet instance of the member template creates in the account: its roles (IAM is global). */
   deployMemberRoles(accountId: string, roles: MemberRole[], options: { synthetic?: boolean } = {}): void {
-    this.roles.set(accountId, roles);
-    this.syntheticRoles = options.synthetic ?? false;
-    for (const [key, account] of this.accounts) if (key.startsWith(`${accountId}/`)) this.enforceMemberRoles(account, roles);
+    const deployed = { roles, synthetic: options.synthetic ?? false };
+    this.roles.set(accountId, deployed);
+    for (const [key, account] of this.accounts) if (key.startsWith(`${accountId}/`)) this.enforceMemberRoles(account, deployed);
   }
 
-  private enforceMemberRoles(account: SimulatedAccount, roles: MemberRole[]): void {
+  private enforceMemberRoles(account: SimulatedAccount, { roles, synthetic }: { roles: MemberRole[]; synthetic: boolean }): void {
     const functions = Object.fromEntries(
       roles.map((role) => {
         const principal = memberPrincipal(role.roleName);
@@ -97,7 +95,7 @@ export class SimulatedOrganization {
         return [principal, { functionName: principal, roleLogicalId: role.roleName, roleArn, sessionArn: `arn:aws:sts::${account.accountId}:assumed-role/${role.roleName}/session`, policies: role.policies }];
       }),
     );
-    account.enforceIam(new IamEvaluator({ functions, resourcePolicies: {} }, account.accountId, { recordDir: process.env.RESPONDER_IAM_RECORD_DIR, synthetic: this.syntheticRoles }));
+    account.enforceIam(new IamEvaluator({ functions, resourcePolicies: {} }, account.accountId, { recordDir: process.env.RESPONDER_IAM_RECORD_DIR, synthetic }));
   }
 
   /** sts:AssumeRole as the caller (a role ARN), after the caller's own IAM allowed the call. */
@@ -108,7 +106,7 @@ export class SimulatedOrganization {
     const sessionName = String(input.RoleSessionName ?? '');
     // RoleSessionName: 2-64 characters of [\w+=,.@-] (API_AssumeRole).
     if (!/^[\w+=,.@-]{2,64}$/.test(sessionName)) throw serviceError('sts', 'ValidationError', 400, `1 validation error detected: Value '${sessionName}' at 'roleSessionName' failed to satisfy constraint`);
-    const role = this.roles.get(accountId)?.find((r) => r.roleName === roleName);
+    const role = this.roles.get(accountId)?.roles.find((r) => r.roleName === roleName);
     const denied = () => serviceError('sts', 'AccessDenied', 403, `User: ${callerRoleArn} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`);
     // A role that does not exist is refused exactly like one whose trust policy says no: AWS does not tell them apart.
     if (!role) throw denied();
@@ -136,9 +134,14 @@ export class SimulatedOrganization {
     );
     if (trusted.resultType === 'error') throw new Error(`simulated STS: cannot evaluate the trust policy of ${roleArn}: ${JSON.stringify(trusted.errors)}`);
     if (trusted.overallResult !== 'Allowed') throw denied();
-    const expiresAt = new Date(this.now().getTime() + (input.DurationSeconds ?? SESSION_SECONDS) * 1000);
+    // 900 s at least; at most the role's maximum session, and one hour when a role assumes a role (role chaining), as a
+    // Lambda's role does here (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html, DurationSeconds).
+    const seconds = input.DurationSeconds ?? SESSION_SECONDS;
+    if (seconds < 900) throw serviceError('sts', 'ValidationError', 400, `1 validation error detected: Value '${seconds}' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900`);
+    if (seconds > SESSION_SECONDS) throw serviceError('sts', 'ValidationError', 400, 'The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.');
+    const expiresAt = new Date(this.now().getTime() + seconds * 1000);
     const accessKeyId = `ASIA${hashHex(`${roleArn}/${sessionName}/${this.sessions.size}`, 16).toUpperCase()}`;
-    this.sessions.set(accessKeyId, { accountId, roleName, sessionName, expiresAt });
+    this.sessions.set(accessKeyId, { accountId, roleName, expiresAt });
     return {
       Credentials: { AccessKeyId: accessKeyId, SecretAccessKey: 'simulated', SessionToken: deterministicUuid(accessKeyId), Expiration: expiresAt },
       AssumedRoleUser: { Arn: `arn:aws:sts::${accountId}:assumed-role/${roleName}/${sessionName}`, AssumedRoleId: `AROA${hashHex(roleArn, 16).toUpperCase()}:${sessionName}` },

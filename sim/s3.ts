@@ -159,7 +159,7 @@ export class S3Model {
     const start = input.ContinuationToken ? Number(Buffer.from(input.ContinuationToken, 'base64').toString()) : 0;
     // A token S3 did not issue is refused (InvalidArgument, "The continuation token provided is incorrect"), never
     // read as the first page.
-    if (!Number.isSafeInteger(start) || start < 0 || start > all.length) throw serviceError('s3', 'InvalidArgument', 400, 'The continuation token provided is incorrect');
+    if (!Number.isSafeInteger(start) || start < 0 || start > matching.length) throw serviceError('s3', 'InvalidArgument', 400, 'The continuation token provided is incorrect');
     // "By default the action returns up to 1,000 key names … the response might contain fewer keys but will never
     // contain more" (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html): MaxKeys above 1000 gets 1000.
     const maxKeys = Math.min(input.MaxKeys ?? 1000, 1000);

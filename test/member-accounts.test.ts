@@ -75,6 +75,16 @@ describe('acting in a member account through its role', () => {
     expect(org.account(MEMBER, 'eu-west-1').ecs.tasks.get(task.taskArn)!.desiredStatus).toBe('RUNNING');
   });
 
+  it('STS: a session of 900 s to one hour (role chaining caps it there); anything else is a ValidationError', async () => {
+    const { org } = organization();
+    org.deployMemberRoles(MEMBER, [memberRole], { synthetic: true });
+    const assume = (DurationSeconds?: number) => org.assumeRole(CALLER, { RoleArn: `arn:aws:iam::${MEMBER}:role/${ROLE}`, RoleSessionName: 'ecs-threat-responder-f1', ExternalId: EXTERNAL_ID, DurationSeconds });
+    const expiry = async (d?: number) => ((await assume(d)).Credentials as { Expiration: Date }).Expiration.toISOString();
+    expect([await expiry(), await expiry(900)]).toEqual(['2026-11-29T04:00:00.000Z', '2026-11-29T03:15:00.000Z']);
+    await expect(assume(899)).rejects.toMatchObject({ name: 'ValidationError' });
+    await expect(assume(3601)).rejects.toThrow(/1 hour session limit for roles assumed by role chaining/);
+  });
+
   it('reuses the session until five minutes before it expires, then assumes the role again', async () => {
     let now = new Date('2026-11-29T03:00:00Z');
     const { org, home } = organization(() => now);
