@@ -17,9 +17,9 @@ export interface Scenario {
 }
 
 /** A call on the time line of one invocation: its depth in the chain of calls that ended before it started. */
-export interface TimedCall {
+export interface TimedCall extends Pick<CallRecord, 'service' | 'operation' | 'ok'> {
+  /** `service:Operation`, with the error code when it failed, for people. */
   call: string;
-  ok: boolean;
   depth: number;
   startMs: number;
   endMs: number;
@@ -67,11 +67,12 @@ export function isContaining(c: Pick<CallRecord, 'service' | 'operation' | 'ok'>
 /** depth(c) = 1 + the greatest depth of the calls that ended before c started: robust to CPU time between calls. */
 export function timeline(calls: CallRecord[], t0: number): TimedCall[] {
   const sorted = calls.filter((c) => c.startedAt !== undefined && c.endedAt !== undefined).sort((a, b) => a.startedAt! - b.startedAt!);
-  const timed: (TimedCall & { record: CallRecord })[] = [];
+  const timed: TimedCall[] = [];
   for (const record of sorted) {
-    const before = timed.filter((t) => t.record.endedAt! <= record.startedAt!);
+    const before = timed.filter((t) => t.endMs <= record.startedAt! - t0);
     timed.push({
-      record,
+      service: record.service,
+      operation: record.operation,
       call: `${record.service}:${record.operation}${record.ok ? '' : ` (${record.errorCode})`}`,
       ok: record.ok,
       depth: 1 + Math.max(0, ...before.map((t) => t.depth)),
@@ -79,7 +80,7 @@ export function timeline(calls: CallRecord[], t0: number): TimedCall[] {
       endMs: record.endedAt! - t0,
     });
   }
-  return timed.map(({ record: _record, ...t }) => t);
+  return timed;
 }
 
 /** Groups of calls that overlapped in time (each group: calls whose intervals chain together). */
@@ -95,8 +96,7 @@ function overlapping(timed: TimedCall[]): string[][] {
 
 export function analyse(scenario: Scenario, calls: CallRecord[], t0: number): ContainmentFigures {
   const timed = timeline(calls, t0);
-  const containing = (t: TimedCall) => t.ok && isContaining({ service: t.call.split(':')[0] as CallRecord['service'], operation: t.call.split(':')[1]!, ok: t.ok });
-  const cut = timed.find(containing);
+  const cut = timed.find(isContaining);
   const stop = timed.find((t) => t.ok && t.call === 'ecs:StopTask');
   const before = cut ? timed.filter((t) => t.startMs < cut.startMs) : timed;
   const maxDepth = cut?.depth ?? Math.max(0, ...timed.map((t) => t.depth));

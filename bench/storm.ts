@@ -33,12 +33,10 @@ export interface TaskOutcome {
   stopTasks: number;
   /**
    * Deny entries for the task's address in its network ACL at the end, ingress and egress: a pair is one of each.
-   * (An entry made and then removed, when a concurrent isolation in the subnet took the same rule number and the deny
-   * was re-planned, is not counted: `replannedDenies` counts those.)
    */
   denyIngress: number;
   denyEgress: number;
-  /** Successful CreateNetworkAclEntry calls for the address, re-planned ones included. */
+  /** Successful CreateNetworkAclEntry calls for the address (a re-planned direction is made once, at its new number). */
   denyCreates: number;
 }
 
@@ -64,7 +62,7 @@ export interface StormFigures {
   maxTasksDisruptedPerCluster: number;
   stopTaskCalls: number;
   denyPairs: number;
-  /** Deny entries removed again because a concurrent isolation in the same subnet took the rule number (re-planned). */
+  /** Deny entries refused because a concurrent isolation in the same subnet took the rule number (that direction re-planned). */
   replannedDenies: number;
   notifications: number;
   containedRecords: number;
@@ -230,7 +228,7 @@ export async function runStorm(options: StormOptions): Promise<StormFigures> {
       maxTasksDisruptedPerCluster: Math.max(0, ...perCluster.values()),
       stopTaskCalls: perTask.reduce((n, t) => n + t.stopTasks, 0),
       denyPairs: perTask.reduce((n, t) => n + pairs(t), 0),
-      replannedDenies: calls.filter((c) => c.ok && c.operation === 'DeleteNetworkAclEntry').length,
+      replannedDenies: calls.filter((c) => !c.ok && c.operation === 'CreateNetworkAclEntry' && c.errorCode === 'NetworkAclEntryAlreadyExists').length,
       notifications: account.sns.published.length,
       containedRecords: items.filter((i) => i.containment === 'contained').length,
       slotsUsed: items.filter((i) => String(i.pk).startsWith('BLAST#account#')).reduce((n, i) => n + Number(i.used ?? 0), 0),

@@ -151,13 +151,20 @@ export async function startSimulatedDeployment(options: DeploymentOptions): Prom
     organization.adopt(account);
     for (const member of options.organization.members) addMember(member, options.organization.withoutMemberRole?.includes(member));
   }
+  // Which accounts the responder acts in, as its stage parameters say: the members listed, or every account of the
+  // organization (checked with Organizations).
+  const allowed =
+    organization && options.organization
+      ? options.organization.byOrganizationId
+        ? { memberAccounts: [], organizationId: organization.organizationId }
+        : { memberAccounts: options.organization.members, organizationId: undefined }
+      : undefined;
   const memberAccountsFor = (regional: SimulatedAccount, functionName: FunctionName, clients: PipelineDeps['clients']): MemberAccounts | undefined => {
-    if (!organization || !options.organization) return undefined;
-    const byOrganization = options.organization.byOrganizationId ?? false;
+    if (!organization || !allowed) return undefined;
     return new MemberAccounts(
       {
-        accounts: byOrganization ? [] : options.organization.members,
-        organizationId: byOrganization ? organization.organizationId : undefined,
+        accounts: allowed.memberAccounts,
+        organizationId: allowed.organizationId,
         // People's commands go through the member's runbook role, the only one that may undo (organization/member-role.yml).
         roleName: functionName === 'runbook' ? `${memberRole}-runbook` : memberRole,
         externalId,
@@ -198,16 +205,7 @@ export async function startSimulatedDeployment(options: DeploymentOptions): Prom
       protectedClusters: [],
       defaultMode: 'enforce',
       forceObserve: false,
-      ...(organization && options.organization
-        ? {
-            organization: {
-              memberAccounts: options.organization.byOrganizationId ? [] : options.organization.members,
-              organizationId: options.organization.byOrganizationId ? organization.organizationId : undefined,
-              roleName: memberRole,
-              externalId,
-            },
-          }
-        : {}),
+      ...(allowed ? { organization: { ...allowed, roleName: memberRole, externalId } } : {}),
       ...options.config,
     };
     const byFunction = new Map<FunctionName, PipelineDeps>();
