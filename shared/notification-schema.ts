@@ -17,7 +17,7 @@ export const ActionOutcomeSchema = z.object({
   errorCode: z.optional(z.string()),
   target: z.optional(z.string()),
 });
-export const VulnerabilitySchema = z.object({
+const VulnerabilitySchema = z.object({
   id: z.string(),
   severity: z.optional(z.string()),
   package: z.optional(z.string()),

@@ -5,7 +5,7 @@ import type { Policy } from './policy/policy';
 
 export const OBSERVE = 'observe';
 
-export const STAGE_OBSERVES =
+const STAGE_OBSERVES =
   'This stage is deployed with defaultMode=observe: every rule only observes and nothing was changed. Redeploy with --param="defaultMode=enforce" to act.';
 
 /**

@@ -4,7 +4,7 @@ import { deferredSdk } from './aws/deferred';
 import type { EventResult } from './pipeline';
 
 /** CloudWatch namespace of every responder metric (EMF: written to the function's log, no PutMetricData call). */
-export const METRICS_NAMESPACE = 'ecs-threat-responder';
+const METRICS_NAMESPACE = 'ecs-threat-responder';
 
 /** One Metrics per Lambda container; the stage and function are dimensions of every metric. */
 export function createMetrics(functionName: string, stage = process.env.RESPONDER_STAGE ?? 'dev'): Metrics {

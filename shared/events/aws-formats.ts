@@ -69,8 +69,8 @@ export function parseArn(value: string, field: string, service: string, resource
   return { partition, service, region, account, resource: res };
 }
 
-export const TASK_RESOURCE = new RegExp(`^task/(?:${CLUSTER_NAME.source.slice(1, -1)}/)?${TASK_ID.source.slice(1, -1)}$`);
-export const CLUSTER_RESOURCE = new RegExp(`^cluster/${CLUSTER_NAME.source.slice(1, -1)}$`);
+const TASK_RESOURCE = new RegExp(`^task/(?:${CLUSTER_NAME.source.slice(1, -1)}/)?${TASK_ID.source.slice(1, -1)}$`);
+const CLUSTER_RESOURCE = new RegExp(`^cluster/${CLUSTER_NAME.source.slice(1, -1)}$`);
 export const REPOSITORY_RESOURCE = /^repository\/(.+)$/;
 
 export const parseTaskArn = (value: string, field: string) => parseArn(value, field, 'ecs', TASK_RESOURCE);

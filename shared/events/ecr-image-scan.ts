@@ -8,11 +8,11 @@ import { InvalidEventError, required } from './invalid-event';
 const COMPLETE = new Set(['COMPLETE']);
 
 /** ECR's ScanStatus values (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_ImageScanStatus.html). */
-export const ECR_SCAN_STATUSES = [
+const ECR_SCAN_STATUSES = [
   'IN_PROGRESS', 'COMPLETE', 'FAILED', 'UNSUPPORTED_IMAGE', 'ACTIVE', 'PENDING', 'SCAN_ELIGIBILITY_EXPIRED', 'FINDINGS_UNAVAILABLE', 'LIMIT_EXCEEDED', 'IMAGE_ARCHIVED',
 ] as const;
 /** Severity keys of `finding-severity-counts`: ECR's FindingSeverity (API_ImageScanFinding) and Inspector's labels plus its `TOTAL`. */
-export const SEVERITY_COUNT_KEYS = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'INFORMATIONAL', 'UNDEFINED', 'UNTRIAGED', 'TOTAL'] as const;
+const SEVERITY_COUNT_KEYS = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'INFORMATIONAL', 'UNDEFINED', 'UNTRIAGED', 'TOTAL'] as const;
 
 export const eventEnvelope = {
   id: z.optional(matching(EVENT_ID, 'an EventBridge event id (1–256 printable characters)')),

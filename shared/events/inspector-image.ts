@@ -113,7 +113,7 @@ export function normaliseInspectorFinding(event: unknown, home?: Home): ImageFin
  * Inspector2 Scan's `repository-name` holds the repository ARN (`arn:<partition>:ecr:<region>:<account>:repository/<name>`):
  * the name, once the ARN is shown to be of the event's own account and region. A bare name is taken as it is.
  */
-export function repositoryNameFrom(value: string, origin: { account: string; region: string }, field = 'detail.repository-name'): string {
+function repositoryNameFrom(value: string, origin: { account: string; region: string }, field = 'detail.repository-name'): string {
   const name = value.startsWith('arn:') ? parseArn(value, field, 'ecr', REPOSITORY_RESOURCE) : undefined;
   if (name) assertSameOrigin(name, origin, field);
   const repository = name ? name.resource.slice('repository/'.length) : value;

@@ -2,7 +2,7 @@ import { ecrRegistryOf, parseImageReference } from '../image/image-reference';
 import type { Notification } from '../notification';
 
 /** The account a notification's resources are in: the finding's, else the task's, else the image registry's. */
-export function resourceAccountOf(notification: Notification): string | undefined {
+function resourceAccountOf(notification: Notification): string | undefined {
   const fromTask = notification.resource.taskArn?.split(':')[4];
   const fromImage = notification.resource.images?.map((image) => ecrRegistryOf(parseImageReference(image).registry)?.account).find(Boolean);
   return notification.finding?.account || fromTask || fromImage || undefined;
@@ -17,7 +17,7 @@ export function resourceAccountOf(notification: Notification): string | undefine
  * page says "You cannot switch roles in the AWS Management Console to a role that requires an ExternalId value".
  * IAM Identity Center users open the account from their access portal instead.
  */
-export function switchRoleUrl(account: string): string {
+function switchRoleUrl(account: string): string {
   return `https://signin.aws.amazon.com/switchrole?account=${account}`;
 }
 

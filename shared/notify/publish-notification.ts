@@ -11,7 +11,7 @@ import { withMemberAccountAccess } from './console-access';
  */
 export const MAX_MESSAGE_BYTES = 240 * 1024;
 /** Publish's Subject: "UTF-8 text with no line breaks or control characters, and less than 100 characters long" (API_Publish). */
-export const MAX_SUBJECT_CHARS = 99;
+const MAX_SUBJECT_CHARS = 99;
 const SHORTENED_NOTE = 'Some fields were shortened to fit SNS; the full finding is in the evidence bucket and the ledger.';
 
 /** Enumerated or fixed-size fields, kept whole so the message still validates against its schema. */
