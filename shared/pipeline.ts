@@ -163,8 +163,9 @@ function observed(decision: Decision, why: string | undefined): Decision {
 function prefetch(task: TaskState, decision: Decision): void {
   if (!task.found || decision.mode !== 'enforce') return;
   const uses = (name: string) => decision.steps.some((s) => s.action === name);
+  const deniesInNetworkAcl = decision.steps.some((s) => s.action === 'isolate-task' && (s.params as { fallback?: string[] }).fallback?.includes('network-acl'));
   const reads = [
-    ...(uses('isolate-task') ? [task.details.networkAcl()] : []),
+    ...(deniesInNetworkAcl ? [task.details.networkAcl()] : []),
     ...(uses('capture-evidence') ? [task.details.taskDefinition()] : []),
     ...(uses('capture-evidence') || uses('tag') ? [task.details.taskInterface()] : []),
   ];

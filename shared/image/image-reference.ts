@@ -24,7 +24,7 @@ export function parseImageReference(image: string): ImageReference {
 
 /** Private ECR registries look like `<account>.dkr.ecr.<region>.amazonaws.com` (ECS reports digests only for ECR images). */
 export function isEcrRegistry(registry: string | undefined): boolean {
-  return registry !== undefined && /^\d{12}\.dkr\.ecr\.[\w-]+\.amazonaws\.com(\.cn)?$/.test(registry);
+  return ecrRegistryOf(registry) !== undefined;
 }
 
 /** An ECR image and the registry it is in: the registry's account and region. */
